@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""The example app: a pipeline stack and two endpoint stacks for every ``models/*/model.yaml``.
+
+``cdk synth -c models=churn-xgb`` synthesizes only that model (every file is still validated).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+
+from cdk_mlops.app_builder import build_app, selected_models
+from cdk_mlops.config import ModelConfigError
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        build_app(app, MODELS_DIR, only=selected_models(app))
+    except ModelConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Turns the ``models/*/model.yaml`` files into stacks: one shared platform stack, and per model a
+pipeline stack plus its staging and production endpoint stacks."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from cdk_mlops.config.loader import ModelConfigError, find_model_files, load_model_configs
+from cdk_mlops.config.model_config import ModelConfig
+from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
+from cdk_mlops.images import ImageLookupError, resolve_image_uri
+from cdk_mlops.stacks.endpoint_stack import ModelEndpointStack
+from cdk_mlops.stacks.pipeline_stack import ModelPipelineStack
+from cdk_mlops.stacks.platform_stack import PlatformStack
+
+DEFAULT_REGION = "eu-west-1"
+STACK_PREFIX = "Mlops"
+
+
+@dataclasses.dataclass
+class ModelStacks:
+    """The three stacks of one model."""
+
+    config: ModelConfig
+    pipeline: ModelPipelineStack
+    staging: ModelEndpointStack
+    production: ModelEndpointStack
+
+
+@dataclasses.dataclass
+class MlopsApp:
+    """What ``build_app`` created."""
+
+    platform: PlatformStack
+    models: dict[str, ModelStacks]
+
+
+def stack_names(model_name: str) -> dict[str, str]:
+    """The stack names of a model: ``Mlops-<model>-Pipeline``, ``-Staging`` and ``-Production``."""
+    return {stage: f"{STACK_PREFIX}-{model_name}-{stage}" for stage in ("Pipeline", "Staging", "Production")}
+
+
+def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipelineBase]:
+    """``pipeline_class: file.py:ClassName`` in model.yaml, relative to the model's folder."""
+    if reference is None:
+        return MlPipeline
+    file_name, _, class_name = reference.partition(":")
+    module_path = config_path.parent / file_name
+    if not class_name or not file_name.endswith(".py"):
+        raise ModelConfigError(config_path, [f"pipeline_class: must be '<file>.py:<ClassName>' (got {reference!r})"])
+    if not module_path.is_file():
+        raise ModelConfigError(config_path, [f"pipeline_class: no file {module_path} (got {reference!r})"])
+    spec = importlib.util.spec_from_file_location(f"cdk_mlops_models.{config_path.parent.name}", module_path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, MlPipelineBase)):
+        raise ModelConfigError(
+            config_path, [f"pipeline_class: {class_name} in {module_path} is not an MlPipeline subclass (got {reference!r})"]
+        )
+    return cls
+
+
+def _check_images(path: Path, config: ModelConfig, region: str) -> None:
+    try:
+        resolve_image_uri(config.framework, region, config.training.instance_type)
+    except ImageLookupError as error:
+        raise ModelConfigError(path, [f"framework.version: {error} (got {config.framework.version!r})"]) from None
+
+
+def selected_models(scope: Construct) -> list[str] | None:
+    """``-c models=a,b`` on the command line: synthesize only these models."""
+    value = scope.node.try_get_context("models")
+    if not value:
+        return None
+    return [name.strip() for name in str(value).split(",") if name.strip()]
+
+
+def build_app(
+    app: cdk.App,
+    models_dir: Path | str,
+    *,
+    only: Sequence[str] | None = None,
+    region: str | None = None,
+    account: str | None = None,
+) -> MlopsApp:
+    """Validates every model file, then creates the stacks. ``only`` limits which models get stacks
+    (every file is still validated). Region: ``region``, else ``CDK_DEFAULT_REGION``, else eu-west-1;
+    account: ``account``, else ``CDK_DEFAULT_ACCOUNT``, else environment-agnostic."""
+    region = region or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
+    account = account or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    env = cdk.Environment(account=account, region=region)
+    files = find_model_files(models_dir)
+    configs = load_model_configs(files)
+    if only is not None:
+        unknown = sorted(set(only) - {config.name for config in configs.values()})
+        if unknown:
+            known = ", ".join(sorted(config.name for config in configs.values()))
+            raise ModelConfigError(Path(models_dir), [f"models: no model named {', '.join(unknown)} (known: {known})"])
+    chosen = [(path, config) for path, config in configs.items() if only is None or config.name in only]
+    classes = {}
+    for path, config in chosen:
+        _check_images(path, config, region)
+        classes[config.name] = load_pipeline_class(path, config.pipeline_class)
+
+    platform = PlatformStack(app, f"{STACK_PREFIX}-Platform", env=env,
+                             description="cdk-mlops shared platform: KMS key and artifact bucket")
+    shared = {
+        "artifact_bucket_arn": platform.artifact_bucket.bucket_arn,
+        "encryption_key_arn": platform.encryption_key.key_arn,
+    }
+    models: dict[str, ModelStacks] = {}
+    for _, config in chosen:
+        names = stack_names(config.name)
+        staging = ModelEndpointStack(app, names["Staging"], model=config, stage="staging", env=env,
+                                     description=f"cdk-mlops {config.name}: staging endpoint", **shared)
+        production = ModelEndpointStack(app, names["Production"], model=config, stage="production", env=env,
+                                        description=f"cdk-mlops {config.name}: production endpoint", **shared)
+        pipeline = ModelPipelineStack(
+            app,
+            names["Pipeline"],
+            model=config,
+            staging_stack_name=staging.stack_name,
+            production_stack_name=production.stack_name,
+            pipeline_class=classes[config.name],
+            env=env,
+            description=f"cdk-mlops {config.name}: deployment pipeline and workflows",
+            **shared,
+        )
+        for stack in (staging, production, pipeline):
+            cdk.Tags.of(stack).add("cdk-mlops:model", config.name)
+        models[config.name] = ModelStacks(config, pipeline, staging, production)
+    return MlopsApp(platform, models)

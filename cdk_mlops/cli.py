@@ -1,0 +1,74 @@
+"""The ``cdk-mlops`` command: ``summary`` of a synthesized cloud assembly (more commands join it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _templates(assembly: Path) -> dict[str, dict[str, Any]]:
+    return {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in sorted(assembly.glob("*.template.json"))
+    }
+
+
+def state_machine_definitions(template: dict[str, Any]) -> dict[str, str]:
+    """Each state machine's definition with CloudFormation tokens shown as ``<ref>`` (for display)."""
+    found = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::StepFunctions::StateMachine":
+            continue
+        definition = resource["Properties"]["DefinitionString"]
+        if isinstance(definition, dict) and "Fn::Join" in definition:
+            definition = "".join(part if isinstance(part, str) else "<ref>" for part in definition["Fn::Join"][1])
+        found[logical_id] = definition
+    return found
+
+
+def summary(assembly: Path) -> str:
+    """A table of the stacks in ``assembly``: resources, template size, pipelines and workflow states."""
+    templates = _templates(assembly)
+    if not templates:
+        raise SystemExit(f"error: no templates in {assembly} (run 'cdk synth' first)")
+    lines = [f"{'stack':<34} {'resources':>9} {'KiB':>6}  contents"]
+    for name, template in templates.items():
+        resources = template.get("Resources", {})
+        kinds = Counter(resource["Type"] for resource in resources.values())
+        size = (assembly / f"{name}.template.json").stat().st_size / 1024
+        contents = []
+        for machine_id, definition in state_machine_definitions(template).items():
+            states = json.loads(definition)["States"]
+            contents.append(f"{machine_id.split('Resource')[0] or machine_id}: {len(states)} states")
+        if kinds.get("AWS::CodePipeline::Pipeline"):
+            pipeline = next(r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline")
+            stages = [stage["Name"] for stage in pipeline["Properties"]["Stages"]]
+            contents.insert(0, "pipeline " + " > ".join(stages))
+        if kinds.get("AWS::SageMaker::Endpoint"):
+            contents.append("SageMaker endpoint (created once ModelPackageArn is set)")
+        if kinds.get("AWS::KMS::Key"):
+            contents.append(f"KMS key, {kinds['AWS::S3::Bucket']} buckets")
+        lines.append(f"{name:<34} {len(resources):>9} {size:>6.1f}  {contents[0] if contents else ''}")
+        lines.extend(f"{'':<52}{item}" for item in contents[1:])
+    lines.append(f"\n{len(templates)} stacks in {assembly}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cdk-mlops", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    summary_parser = commands.add_parser("summary", help="describe the stacks of a synthesized cloud assembly")
+    summary_parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "summary":
+        print(summary(args.assembly))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""The schema of ``models/<name>/model.yaml``: one file per model, validated before any construct exists.
+
+Every field has a documented default except the model's name and its framework; the values are frozen
+pydantic models so the constructs can take them as typed, immutable props.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+MODEL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+CONNECTION_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$"
+)
+METRIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_:.\-/]{1,255}$")
+
+#: Frameworks whose container images we look up with the SageMaker SDK. Anything else needs ``image_uri``.
+SUPPORTED_FRAMEWORKS = ("xgboost", "sklearn", "pytorch", "tensorflow")
+
+
+class FieldError(ValueError):
+    """A validation failure of one named field, raised from a cross-field check.
+
+    The loader reports ``field`` under the section being validated and ``value`` as received.
+    """
+
+    def __init__(self, field: str, value: Any, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_instance_type(value: str) -> str:
+    if not INSTANCE_TYPE_PATTERN.match(value):
+        raise ValueError("must be a SageMaker instance type of the form 'ml.<family>.<size>', e.g. 'ml.m5.large'")
+    return value
+
+
+InstanceType = Annotated[str, Field(description="SageMaker instance type, e.g. ml.m5.large")]
+
+
+class SourceProvider(str, enum.Enum):
+    """Where the model's code lives."""
+
+    CODECONNECTIONS = "codeconnections"
+    CODECOMMIT = "codecommit"
+    S3 = "s3"
+
+
+class SourceConfig(_Frozen):
+    """The repository a ``git push`` to starts the pipeline.
+
+    Default provider: CodeConnections (GitHub, GitLab, Bitbucket), which needs ``connection_arn`` and
+    ``repository`` (``owner/repo``). ``path`` is the model's folder in a monorepo: only pushes touching
+    it start this model's pipeline (default: the whole repository). ``branch`` defaults to ``main``.
+    CodeCommit takes ``repository`` as a repository name (created when ``create_repository`` is true);
+    S3 takes ``bucket`` and ``object_key`` of a zip of the model folder.
+    """
+
+    provider: SourceProvider = SourceProvider.CODECONNECTIONS
+    connection_arn: str | None = None
+    repository: str | None = None
+    branch: str = "main"
+    path: str | None = None
+    create_repository: bool = False
+    bucket: str | None = None
+    object_key: str | None = None
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> SourceConfig:
+        if self.provider is SourceProvider.CODECONNECTIONS:
+            if not self.connection_arn:
+                raise FieldError(
+                    "connection_arn",
+                    self.connection_arn,
+                    "is required for the codeconnections provider "
+                    "(arn:aws:codeconnections:<region>:<account>:connection/<id>)",
+                )
+            if not CONNECTION_ARN_PATTERN.match(self.connection_arn):
+                raise FieldError("connection_arn", self.connection_arn, "is not a CodeConnections connection ARN")
+            if not self.repository or not re.match(r"^[\w.-]+/[\w.-]+$", self.repository):
+                raise FieldError("repository", self.repository, "must be 'owner/repo' for codeconnections")
+        elif self.provider is SourceProvider.CODECOMMIT:
+            if not self.repository or not re.match(r"^[\w.-]{1,100}$", self.repository):
+                raise FieldError("repository", self.repository, "must be a CodeCommit repository name")
+        elif not self.bucket or not self.object_key:
+            missing = "bucket" if not self.bucket else "object_key"
+            raise FieldError(missing, getattr(self, missing), "is required for the s3 provider")
+        return self
+
+
+class FrameworkConfig(_Frozen):
+    """The training/inference container: a framework the SageMaker SDK knows, or your own image.
+
+    ``name`` is one of xgboost, sklearn, pytorch, tensorflow, or ``custom`` with ``image_uri``.
+    ``version`` is the framework version (e.g. ``1.7-1`` for xgboost). ``py_version`` defaults to
+    ``py3``.
+    """
+
+    name: str
+    version: str | None = None
+    py_version: str = "py3"
+    image_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _known_framework(self) -> FrameworkConfig:
+        if self.name == "custom":
+            if not self.image_uri:
+                raise FieldError("image_uri", self.image_uri, "is required when framework name is 'custom'")
+            return self
+        if self.name not in SUPPORTED_FRAMEWORKS:
+            raise FieldError(
+                "name", self.name, f"unknown framework; expected one of {', '.join(SUPPORTED_FRAMEWORKS)} or 'custom'"
+            )
+        if not self.version and not self.image_uri:
+            raise FieldError("version", self.version, f"is required for framework {self.name!r}")
+        return self
+
+
+class ProcessingConfig(_Frozen):
+    """A processing job (preprocessing or evaluation) running a script from the model's ``src`` folder.
+
+    Defaults: one ``ml.m5.large``, 30 GiB volume, 1 hour max runtime. ``image_uri`` defaults to the
+    model framework's image.
+    """
+
+    script: str
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gib: int = Field(default=30, ge=1, le=16384)
+    max_runtime_minutes: int = Field(default=60, ge=1, le=5 * 24 * 60)
+    image_uri: str | None = None
+
+    _instance = field_validator("instance_type")(_check_instance_type)
+
+
+class TrainingConfig(_Frozen):
+    """The training job.
+
+    Defaults: one ``ml.m5.xlarge``, 30 GiB encrypted volume, 2 hours max runtime, on-demand capacity.
+    ``spot: true`` turns on managed spot training with checkpoints in the artifact bucket;
+    ``max_wait_minutes`` (default: twice the max runtime) bounds the wait for spot capacity.
+    ``entry_point`` runs a script from ``src/`` (script mode); leave it out for built-in algorithms.
+    ``metric_definitions`` maps metric names to log regexes for script mode.
+    """
+
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gib: int = Field(default=30, ge=1, le=16384)
+    max_runtime_minutes: int = Field(default=120, ge=1, le=28 * 24 * 60)
+    spot: bool = False
+    max_wait_minutes: int | None = Field(default=None, ge=1, le=28 * 24 * 60)
+    hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    entry_point: str | None = None
+    metric_definitions: dict[str, str] = Field(default_factory=dict)
+    network_isolation: bool = False
+    inter_container_encryption: bool = False
+
+    _instance = field_validator("instance_type")(_check_instance_type)
+
+    @model_validator(mode="after")
+    def _spot_wait(self) -> TrainingConfig:
+        if self.max_wait_minutes is not None:
+            if not self.spot:
+                raise FieldError("max_wait_minutes", self.max_wait_minutes, "only applies when spot is true")
+            if self.max_wait_minutes < self.max_runtime_minutes:
+                raise FieldError(
+                    "max_wait_minutes",
+                    self.max_wait_minutes,
+                    f"must be at least max_runtime_minutes ({self.max_runtime_minutes})",
+                )
+        return self
+
+
+class DataConfig(_Frozen):
+    """Where the training data lives. Default: ``s3://<artifact bucket>/<model>/data/`` with channels
+    ``train`` and ``validation`` as sub-prefixes. ``bucket`` names an existing bucket instead."""
+
+    bucket: str | None = None
+    prefix: str | None = None
+    channels: tuple[str, ...] = ("train", "validation")
+    content_type: str = "text/csv"
+
+
+class Comparison(str, enum.Enum):
+    """How a metric is compared with its threshold."""
+
+    GREATER_THAN_OR_EQUAL = ">="
+    LESS_THAN_OR_EQUAL = "<="
+
+
+class MetricThreshold(_Frozen):
+    """One quality-gate rule: ``metric`` compared with ``threshold`` (default comparison ``>=``)."""
+
+    metric: str
+    threshold: float
+    comparison: Comparison = Comparison.GREATER_THAN_OR_EQUAL
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_name(cls, value: str) -> str:
+        if not METRIC_NAME_PATTERN.match(value):
+            raise ValueError(f"metric names use letters, digits and _:.-/ (got {value!r})")
+        return value
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _numeric(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("threshold must be a number")
+        return value
+
+    @property
+    def key(self) -> str:
+        """The metric name as a JSON key usable in a JSONPath (``validation:auc`` -> ``validation_auc``)."""
+        return re.sub(r"[^A-Za-z0-9_]", "_", self.metric)
+
+
+class EvaluationConfig(_Frozen):
+    """Where the quality gate reads metrics.
+
+    ``training_metrics`` (default): the training job's final metrics. ``evaluation_job``: a processing
+    job runs ``script``, which writes ``evaluation.json`` (``{"metrics": {"<name>": <number>}}``) to
+    its output.
+    """
+
+    source: Literal["training_metrics", "evaluation_job"] = "training_metrics"
+    job: ProcessingConfig | None = None
+
+    @model_validator(mode="after")
+    def _job_needed(self) -> EvaluationConfig:
+        if self.source == "evaluation_job" and self.job is None:
+            raise FieldError("job", None, "(script, instance_type) is required when source is 'evaluation_job'")
+        return self
+
+
+class AutoscalingConfig(_Frozen):
+    """Target-tracking autoscaling on invocations per instance. Defaults: 1 to 4 instances, 200
+    invocations per instance per minute, 5 minutes scale-in and 1 minute scale-out cooldown."""
+
+    min_capacity: int = Field(default=1, ge=1)
+    max_capacity: int = Field(default=4, ge=1)
+    target_invocations_per_instance: int = Field(default=200, ge=1)
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0)
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> AutoscalingConfig:
+        if self.max_capacity < self.min_capacity:
+            raise FieldError("max_capacity", self.max_capacity, f"is below min_capacity ({self.min_capacity})")
+        return self
+
+
+class TrafficShiftingType(str, enum.Enum):
+    """SageMaker deployment guardrail kinds."""
+
+    ALL_AT_ONCE = "all_at_once"
+    CANARY = "canary"
+    LINEAR = "linear"
+
+
+class TrafficShiftingConfig(_Frozen):
+    """Blue/green traffic shifting. Default: all at once with a 10 minute bake and auto-rollback.
+    ``canary``: ``size_percent`` of capacity first (default 10), then the rest after ``wait_minutes``.
+    ``linear``: ``size_percent`` steps every ``wait_minutes``."""
+
+    type: TrafficShiftingType = TrafficShiftingType.ALL_AT_ONCE
+    size_percent: int = Field(default=10, ge=1, le=50)
+    wait_minutes: int = Field(default=5, ge=0, le=60)
+    bake_minutes: int = Field(default=10, ge=0, le=180)
+
+
+class EndpointVariantConfig(_Frozen):
+    """One endpoint (staging or production).
+
+    ``serverless: true`` hosts it on SageMaker Serverless Inference (``memory_mb`` default 2048,
+    ``max_concurrency`` default 5): it costs nothing while idle. Otherwise ``instance_type`` (default
+    ``ml.m5.large``) x ``instance_count`` (default 1), with optional ``autoscaling``.
+    """
+
+    serverless: bool = False
+    memory_mb: int = 2048
+    max_concurrency: int = Field(default=5, ge=1, le=200)
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1)
+    autoscaling: AutoscalingConfig | None = None
+    traffic_shifting: TrafficShiftingConfig = Field(default_factory=TrafficShiftingConfig)
+
+    _instance = field_validator("instance_type")(_check_instance_type)
+
+    @field_validator("memory_mb")
+    @classmethod
+    def _memory(cls, value: int) -> int:
+        if value not in (1024, 2048, 3072, 4096, 5120, 6144):
+            raise ValueError("serverless memory_mb must be one of 1024, 2048, 3072, 4096, 5120, 6144")
+        return value
+
+    @model_validator(mode="after")
+    def _serverless_rules(self) -> EndpointVariantConfig:
+        if self.serverless and self.autoscaling is not None:
+            raise FieldError(
+                "autoscaling", "set", "does not apply to serverless endpoints (they scale by concurrency)"
+            )
+        if self.serverless and self.traffic_shifting.type is not TrafficShiftingType.ALL_AT_ONCE:
+            raise FieldError(
+                "traffic_shifting.type",
+                self.traffic_shifting.type.value,
+                "serverless endpoints support only all_at_once traffic shifting",
+            )
+        if self.autoscaling and self.instance_count < self.autoscaling.min_capacity:
+            raise FieldError(
+                "instance_count",
+                self.instance_count,
+                f"is below autoscaling.min_capacity ({self.autoscaling.min_capacity})",
+            )
+        return self
+
+
+class DataCaptureConfig(_Frozen):
+    """Request/response capture to the encrypted artifact bucket. Default: off; when on, 20 percent."""
+
+    enabled: bool = False
+    sampling_percent: int = Field(default=20, ge=1, le=100)
+
+
+class EndpointsConfig(_Frozen):
+    """Staging (default: serverless) and production (default: one ml.m5.large) endpoints."""
+
+    staging: EndpointVariantConfig = Field(default_factory=lambda: EndpointVariantConfig(serverless=True))
+    production: EndpointVariantConfig = Field(default_factory=EndpointVariantConfig)
+    data_capture: DataCaptureConfig = Field(default_factory=DataCaptureConfig)
+    content_type: str = "text/csv"
+
+
+class SmokeTestConfig(_Frozen):
+    """The request sent to the staging endpoint after each deploy. Default: one CSV row of zeros;
+    the test passes when the endpoint answers within ``max_latency_ms`` (default 3000)."""
+
+    payload: str = "0,0,0,0"
+    content_type: str = "text/csv"
+    max_latency_ms: int = Field(default=3000, ge=1)
+
+
+class ModelConfig(_Frozen):
+    """One model: everything its pipeline, workflow and endpoints need.
+
+    Only ``name`` and ``framework`` are required; see each section's defaults.
+    """
+
+    name: str
+    description: str = ""
+    source: SourceConfig
+    framework: FrameworkConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    preprocessing: ProcessingConfig | None = None
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    quality_gate: tuple[MetricThreshold, ...] = ()
+    endpoints: EndpointsConfig = Field(default_factory=EndpointsConfig)
+    smoke_test: SmokeTestConfig = Field(default_factory=SmokeTestConfig)
+    notification_email: str | None = None
+    pipeline_class: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not MODEL_NAME_PATTERN.match(value):
+            raise ValueError(
+                "model names are 1 to 20 lowercase letters, digits or hyphens, starting with a letter "
+                "(they prefix SageMaker job names, which are limited to 63 characters)"
+            )
+        return value
+
+    @field_validator("notification_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ValueError("notification_email is not an email address")
+        return value
+
+    @model_validator(mode="after")
+    def _gate_metrics_exist(self) -> ModelConfig:
+        seen: set[str] = set()
+        for rule in self.quality_gate:
+            if rule.key in seen:
+                raise FieldError("quality_gate", rule.metric, "lists the same metric twice")
+            seen.add(rule.key)
+        if self.training.entry_point is None and self.framework.name not in ("xgboost", "custom"):
+            raise FieldError(
+                "training.entry_point",
+                None,
+                f"is required for framework {self.framework.name!r} (script mode)",
+            )
+        return self

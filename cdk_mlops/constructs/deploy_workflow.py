@@ -1,0 +1,220 @@
+"""Rolls a registered model out to an endpoint stack by changing one CloudFormation parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
+DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
+
+
+def cdk_cloudformation_execution_role(scope: Construct, id: str) -> iam.IRole:
+    """The CloudFormation execution role ``cdk bootstrap`` creates in the stack's account and region."""
+    stack = Stack.of(scope)
+    qualifier = scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or DEFAULT_BOOTSTRAP_QUALIFIER
+    arn = stack.format_arn(
+        service="iam",
+        region="",
+        resource="role",
+        resource_name=f"cdk-{qualifier}-cfn-exec-role-{stack.account}-{stack.region}",
+    )
+    return iam.Role.from_role_arn(scope, id, arn, mutable=False)
+
+
+class DeployWorkflow(Construct):
+    """A state machine that deploys the model package a training execution registered to one endpoint
+    stack: ``ResolveModelPackage`` (DescribeExecution of the training run) → ``UpdateEndpointStack``
+    (UpdateStack with ``UsePreviousTemplate`` and the new ``ModelPackageArn``, every other parameter
+    kept) → poll ``DescribeStacks`` every ``poll_interval`` (default 30 s) until the update completes.
+    A rollback (SageMaker's guardrails or CloudFormation's) fails the execution and notifies.
+    ``promote=True`` (production) then sets the package to ``Approved``.
+
+    Start it with ``{"TrainingExecutionArn": "<arn>"}``. CloudFormation runs the update as
+    ``cloudformation_role`` (default: the CDK bootstrap execution role), so this workflow's own role
+    needs only UpdateStack/DescribeStacks on that one stack and PassRole to CloudFormation.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model_name: str,
+        stage: str,
+        stack_name: str,
+        training_state_machine: sfn.IStateMachine,
+        notification_topic: sns.ITopic,
+        encryption_key: kms.IKey,
+        model_package_group_name: str,
+        kept_parameters: Sequence[str] = ("BootstrapVersion",),
+        cloudformation_role: iam.IRole | None = None,
+        promote: bool = False,
+        poll_interval: Duration | None = None,
+        after_deploy: sfn.IChainable | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.stack_name = stack_name
+        self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(self, "CfnExecRole")
+        stack_arn = stack.format_arn(
+            service="cloudformation", resource="stack", resource_name=f"{stack_name}/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+        def notify(state_id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
+            return tasks.SnsPublish(
+                self,
+                state_id,
+                topic=notification_topic,
+                subject=f"cdk-mlops: {model_name} {stage}",
+                message=sfn.TaskInput.from_text(
+                    sfn.JsonPath.format(template, *(sfn.JsonPath.string_at(p) for p in paths))
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+            )
+
+        failed = notify(
+            "NotifyFailure",
+            f"Deploying {model_name} to {stage} ({stack_name}) failed: {{}}: {{}}",
+            ["$.error.Error", "$.error.Cause"],
+        ).next(sfn.Fail(self, "DeploymentFailed", error_path="$.error.Error", cause_path="$.error.Cause"))
+
+        resolve = tasks.CallAwsService(
+            self,
+            "ResolveModelPackage",
+            service="sfn",
+            action="describeExecution",
+            parameters={"ExecutionArn.$": "$.TrainingExecutionArn"},
+            iam_resources=[self._execution_arns(training_state_machine)],
+            iam_action="states:DescribeExecution",
+            result_selector={"output.$": "States.StringToJson($.Output)"},
+            result_path="$.training",
+        )
+        parameters: list[dict[str, object]] = [
+            {"ParameterKey": MODEL_PACKAGE_PARAMETER, "ParameterValue.$": "$.training.output.ModelPackageArn"}
+        ]
+        parameters += [{"ParameterKey": name, "UsePreviousValue": True} for name in kept_parameters]
+        update = tasks.CallAwsService(
+            self,
+            "UpdateEndpointStack",
+            service="cloudformation",
+            action="updateStack",
+            parameters={
+                "StackName": stack_name,
+                "UsePreviousTemplate": True,
+                "Parameters": parameters,
+                "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+                "RoleARN": self.cloudformation_role.role_arn,
+                "ClientRequestToken.$": "$$.Execution.Name",
+            },
+            iam_resources=[stack_arn],
+            result_path="$.update",
+        )
+        describe = tasks.CallAwsService(
+            self,
+            "DescribeEndpointStack",
+            service="cloudformation",
+            action="describeStacks",
+            parameters={"StackName": stack_name},
+            iam_resources=[stack_arn],
+            result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
+            result_path="$.stack",
+        )
+        wait = sfn.Wait(self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30)))
+        deployed = sfn.Pass(self, "Deployed", parameters={"ModelPackageArn.$": "$.training.output.ModelPackageArn",
+                                                          "StackName": stack_name, "Stage": stage})
+        rolled_back = notify(
+            "NotifyRolledBack",
+            f"Deploying {model_name} to {stage} ({stack_name}) rolled back: stack status {{}}",
+            ["$.stack.status"],
+        ).next(sfn.Fail(self, "RolledBack", error="DeploymentRolledBack",
+                        cause=f"the update of {stack_name} did not complete and was rolled back"))
+        after: sfn.IChainable = sfn.Succeed(self, "Done")
+        if promote:
+            approve = tasks.CallAwsService(
+                self,
+                "ApproveModelPackage",
+                service="sagemaker",
+                action="updateModelPackage",
+                parameters={
+                    "ModelPackageArn.$": "$.ModelPackageArn",
+                    "ModelApprovalStatus": "Approved",
+                    "ApprovalDescription.$": "States.Format('Deployed to production by {}', $$.Execution.Id)",
+                },
+                iam_resources=[
+                    stack.format_arn(service="sagemaker", resource="model-package",
+                                     resource_name=f"{model_package_group_name}/*")
+                ],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            approve.add_catch(failed, result_path="$.error")
+            after = approve.next(after)
+        if after_deploy is not None:
+            after = sfn.Chain.start(after_deploy).next(after)  # type: ignore[arg-type]
+        deployed.next(after)
+
+        no_change = sfn.Choice(self, "AlreadyDeployed?")
+        no_change.when(sfn.Condition.string_matches("$.error.Cause", "*No updates are to be performed*"), deployed)
+        no_change.otherwise(failed)
+        for task in (resolve, describe):
+            task.add_retry(errors=["CloudFormation.ThrottlingException", "Sfn.ThrottlingException"],
+                           interval=Duration.seconds(2), backoff_rate=2, max_attempts=4)
+            task.add_catch(failed, result_path="$.error")
+        update.add_retry(errors=["CloudFormation.ThrottlingException"], interval=Duration.seconds(2),
+                         backoff_rate=2, max_attempts=4)
+        update.add_catch(no_change, result_path="$.error")
+
+        poll = (
+            sfn.Choice(self, "StackUpdated?")
+            .when(sfn.Condition.string_equals("$.stack.status", "UPDATE_COMPLETE"), deployed)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_matches("$.stack.status", "*ROLLBACK*"),
+                    sfn.Condition.string_matches("$.stack.status", "*FAILED"),
+                ),
+                rolled_back,
+            )
+            .otherwise(wait)
+        )
+        definition = resolve.next(update).next(wait).next(describe).next(poll)
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", encryption_key=encryption_key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Resource",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            tracing_enabled=True,
+            timeout=Duration.hours(6),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
+            comment=f"Deploys the newest registered {model_name} package to {stage}",
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.cloudformation_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+            )
+        )
+        notification_topic.grant_publish(self.state_machine)
+        encryption_key.grant_encrypt_decrypt(self.state_machine)
+
+    @staticmethod
+    def _execution_arns(state_machine: sfn.IStateMachine) -> str:
+        stack = Stack.of(state_machine)
+        name = stack.split_arn(state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
+        return stack.format_arn(
+            service="states", resource="execution", resource_name=f"{name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )

@@ -1,0 +1,264 @@
+"""The per-model deployment pipeline, built from overridable steps: the construct model authors subclass."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+import jsii
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
+from cdk_mlops.constructs import workflow_steps
+from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
+from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
+from cdk_mlops.constructs.model_source import bind_source
+from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
+from cdk_mlops.constructs.smoke_test_workflow import SmokeTestWorkflow
+from cdk_mlops.constructs.training_workflow import TrainingWorkflow
+from cdk_mlops.constructs.workflow_context import WorkflowContext
+from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
+from cdk_mlops.images import resolve_image_uri
+
+STAGE_NAMES = ("Source", "BuildAndTest", "Train", "DeployStaging", "SmokeTest", "ManualApproval", "DeployProduction")
+TRAIN_VARIABLES = "TrainVariables"
+
+
+class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
+    """A CodePipeline V2 ``Source → BuildAndTest → Train → DeployStaging → SmokeTest → ManualApproval →
+    DeployProduction`` for one model, with the workflows behind each stage.
+
+    Creates (public attributes): ``notification_topic`` (KMS-encrypted; e-mail subscription when the
+    config names one) unless passed; ``model_package_group`` (retained on delete); ``build``
+    (``ModelBuildProject``); ``training`` (``TrainingWorkflow``); ``deploy_staging`` and
+    ``deploy_production`` (``DeployWorkflow``; production also marks the package Approved);
+    ``smoke_test_workflow``; ``pipeline`` (queued executions, so releases never overlap).
+
+    Every step comes from a method a subclass may override: ``preprocessing_step``,
+    ``training_step`` (abstract here; ``MlPipeline`` implements it from the config),
+    ``evaluation_step``, ``quality_gate``, ``registration_step``, ``build_spec``, ``smoke_test``.
+    The hooks run inside ``__init__``; a subclass that needs its own attributes in a hook sets them
+    before calling ``super().__init__``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model: ModelConfig,
+        artifact_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        staging_stack_name: str,
+        production_stack_name: str,
+        endpoint_stack_parameters: Sequence[str] = ("BootstrapVersion",),
+        notification_topic: sns.ITopic | None = None,
+        sagemaker_role: iam.IRole | None = None,
+        data_bucket: s3.IBucket | None = None,
+        network: JobNetworkConfig | None = None,
+        cloudformation_role: iam.IRole | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.model = model
+        self.artifact_bucket = artifact_bucket
+        self.encryption_key = encryption_key
+        if notification_topic is None:
+            topic = sns.Topic(self, "Notifications", master_key=encryption_key, enforce_ssl=True,
+                              display_name=f"cdk-mlops {model.name}")
+            if model.notification_email:
+                topic.add_subscription(subscriptions.EmailSubscription(model.notification_email))
+            notification_topic = topic
+        self.notification_topic = notification_topic
+
+        self.model_package_group = sagemaker.CfnModelPackageGroup(
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=model.name,
+            model_package_group_description=model.description or f"Versions of model {model.name}",
+        )
+        self.model_package_group.apply_removal_policy(RemovalPolicy.RETAIN)
+
+        self.build = ModelBuildProject(
+            self,
+            "Build",
+            model_name=model.name,
+            model_path=model.source.path or "",
+            artifact_bucket=artifact_bucket,
+            encryption_key=encryption_key,
+            build_spec=self.build_spec(),
+        )
+        self.training = TrainingWorkflow(
+            self,
+            "Training",
+            model=model,
+            steps=self,
+            image_uri=self.image_uri(),
+            artifact_bucket=artifact_bucket,
+            encryption_key=encryption_key,
+            notification_topic=notification_topic,
+            model_package_group_name=model.name,
+            sagemaker_role=sagemaker_role,
+            data_bucket=data_bucket,
+            data_prefix=model.data.prefix,
+            network=network,
+        )
+        self.training.node.add_dependency(self.model_package_group)
+        common: dict[str, Any] = dict(
+            model_name=model.name,
+            training_state_machine=self.training.state_machine,
+            notification_topic=notification_topic,
+            encryption_key=encryption_key,
+            model_package_group_name=model.name,
+            kept_parameters=endpoint_stack_parameters,
+            cloudformation_role=cloudformation_role,
+        )
+        self.deploy_staging = DeployWorkflow(self, "DeployStaging", stage="staging", stack_name=staging_stack_name,
+                                             **common)
+        self.smoke_test_workflow = self.smoke_test(self, stack_name=staging_stack_name)
+        self.deploy_production = DeployWorkflow(self, "DeployProduction", stage="production",
+                                                stack_name=production_stack_name, promote=True, **common)
+        self.pipeline = self._pipeline()
+
+    # ---- hooks -------------------------------------------------------------------------------------
+
+    def image_uri(self) -> str:
+        """The training and inference image. Default: ``framework.image_uri``, or the SageMaker image of
+        the framework and version in this stack's region."""
+        return resolve_image_uri(self.model.framework, Stack.of(self).region, self.model.training.instance_type)
+
+    def build_spec(self) -> dict[str, Any]:
+        """The CodeBuild buildspec. Default: install requirements, run pytest, upload ``src/``."""
+        return default_build_spec(
+            self.model.name, self.model.source.path or "", self.artifact_bucket.bucket_name, self.encryption_key.key_arn
+        )
+
+    def preprocessing_step(self, ctx: WorkflowContext) -> Step | None:
+        """Default: a processing job running ``preprocessing.script`` (none when not configured)."""
+        return workflow_steps.default_preprocessing_step(ctx)
+
+    @abc.abstractmethod
+    def training_step(self, ctx: WorkflowContext) -> Step:
+        """The training job. Its state must leave the DescribeTrainingJob output at ``$.training``."""
+
+    def evaluation_step(self, ctx: WorkflowContext) -> EvaluationStep:
+        """Default: the training job's final metrics, or an evaluation processing job (``evaluation``)."""
+        return workflow_steps.default_evaluation_step(ctx)
+
+    def quality_gate(
+        self,
+        ctx: WorkflowContext,
+        rules: Sequence[MetricThreshold],
+        evaluation: EvaluationStep,
+        *,
+        on_pass: sfn.IChainable,
+        notify: Notify,
+    ) -> sfn.IChainable:
+        """Default: one Choice per ``quality_gate`` rule; a miss notifies and fails, registering nothing."""
+        return workflow_steps.default_quality_gate(ctx, rules, evaluation.metric_path, on_pass=on_pass, notify=notify)
+
+    def registration_step(
+        self, ctx: WorkflowContext, *, model_package_group_name: str, evaluation: EvaluationStep
+    ) -> Step:
+        """Default: CreateModelPackage, PendingManualApproval, with the gate's metrics attached."""
+        return workflow_steps.default_registration_step(
+            ctx, model_package_group_name=model_package_group_name, metric_path=evaluation.metric_path
+        )
+
+    def smoke_test(self, scope: Construct, *, stack_name: str) -> SmokeTestWorkflow:
+        """Default: the smoke-test Lambda sends ``smoke_test.payload`` to the staging endpoint."""
+        return SmokeTestWorkflow(
+            scope,
+            "SmokeTest",
+            model_name=self.model.name,
+            stack_name=stack_name,
+            settings=self.model.smoke_test,
+            notification_topic=self.notification_topic,
+            encryption_key=self.encryption_key,
+        )
+
+    # ---- pipeline ----------------------------------------------------------------------------------
+
+    def _pipeline(self) -> codepipeline.Pipeline:
+        source_output = codepipeline.Artifact("SourceCode")
+        source = bind_source(self, self.model.source, source_output)
+        execution_id = "#{codepipeline.PipelineExecutionId}"
+        build = actions.CodeBuildAction(
+            action_name="TestAndPackage",
+            project=self.build.project,
+            input=source_output,
+            environment_variables={
+                "PIPELINE_EXECUTION_ID": codebuild.BuildEnvironmentVariable(value=execution_id),
+            },
+        )
+        train = actions.StepFunctionInvokeAction(
+            action_name="TrainEvaluateRegister",
+            state_machine=self.training.state_machine,
+            state_machine_input=actions.StateMachineInput.literal(
+                {"PipelineExecutionId": execution_id, "SourceRevision": source.revision_variable}
+            ),
+            variables_namespace=TRAIN_VARIABLES,
+        )
+        trained = {"TrainingExecutionArn": f"#{{{TRAIN_VARIABLES}.ExecutionArn}}"}
+        deploy_staging = actions.StepFunctionInvokeAction(
+            action_name="DeployStagingEndpoint",
+            state_machine=self.deploy_staging.state_machine,
+            state_machine_input=actions.StateMachineInput.literal(trained),
+        )
+        smoke = actions.StepFunctionInvokeAction(
+            action_name="SmokeTestStaging",
+            state_machine=self.smoke_test_workflow.state_machine,
+            state_machine_input=actions.StateMachineInput.literal({"PipelineExecutionId": execution_id}),
+        )
+        approve = actions.ManualApprovalAction(
+            action_name="ApproveProduction",
+            notification_topic=self.notification_topic,
+            additional_information=f"Model {self.model.name} passed its quality gate and the staging smoke test. "
+            "Approve to roll it out to production.",
+        )
+        deploy_production = actions.StepFunctionInvokeAction(
+            action_name="DeployProductionEndpoint",
+            state_machine=self.deploy_production.state_machine,
+            state_machine_input=actions.StateMachineInput.literal(trained),
+        )
+        stage_actions = [source.action, build, train, deploy_staging, smoke, approve, deploy_production]
+        pipeline = codepipeline.Pipeline(
+            self,
+            "Resource",
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.QUEUED,
+            artifact_bucket=self.artifact_bucket,
+            restart_execution_on_update=False,
+            stages=[
+                codepipeline.StageProps(stage_name=name, actions=[action])
+                for name, action in zip(STAGE_NAMES, stage_actions, strict=True)
+            ],
+            triggers=[source.trigger] if source.trigger else None,
+        )
+        return pipeline
+
+    def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` start a release of this pipeline."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["codepipeline:StartPipelineExecution"], resource_arns=[self.pipeline.pipeline_arn]
+        )
+
+
+class MlPipeline(MlPipelineBase):
+    """The pipeline exactly as ``model.yaml`` describes it. Subclass it and override one hook to
+    replace one step (for example ``preprocessing_step`` or ``quality_gate``)."""
+
+    def training_step(self, ctx: WorkflowContext) -> Step:
+        """Default: a ``createTrainingJob.sync`` from the ``training`` section (managed spot if enabled)."""
+        return workflow_steps.default_training_step(ctx)

@@ -1,0 +1,101 @@
+"""The IAM role SageMaker jobs and models run as, with only what one model needs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+ECR_IMAGE_PATTERN = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)"
+)
+
+
+def ecr_repository_arn(scope: Construct, image_uri: str) -> str | None:
+    """The ARN of the ECR repository an image URI points at, or None for images outside ECR."""
+    match = ECR_IMAGE_PATTERN.match(image_uri)
+    if match is None:
+        return None
+    return Stack.of(scope).format_arn(
+        service="ecr",
+        account=match["account"],
+        region=match["region"],
+        resource="repository",
+        resource_name=match["repository"],
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+class SageMakerExecutionRole(Construct):
+    """A role for SageMaker training and processing jobs (and hosted models) of one model.
+
+    Grants: read on the data prefix; read/write on ``<model>/*`` in the artifact bucket; use of the KMS
+    key; pull of the given ECR images; writing SageMaker's own log groups and metric namespaces.
+    ``role`` is the created ``iam.Role``. ``read_only=True`` (for hosting) drops all writes to S3.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model_name: str,
+        artifact_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        image_uris: Sequence[str],
+        data_bucket: s3.IBucket | None = None,
+        data_prefix: str | None = None,
+        read_only: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Resource",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"SageMaker jobs and models of {model_name}",
+        )
+        if read_only:
+            artifact_bucket.grant_read(self.role, f"{model_name}/*")
+            encryption_key.grant_decrypt(self.role)
+        else:
+            artifact_bucket.grant_read_write(self.role, f"{model_name}/*")
+            encryption_key.grant_encrypt_decrypt(self.role)
+        if data_bucket is not None and data_prefix is not None:
+            data_bucket.grant_read(self.role, f"{data_prefix}*")
+        repositories = sorted({arn for uri in image_uris if (arn := ecr_repository_arn(self, uri)) is not None})
+        if repositories:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    resources=repositories,
+                )
+            )
+            # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+            self.role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        # PutMetricData has no resource-level permissions; the namespace condition scopes it.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+            )
+        )

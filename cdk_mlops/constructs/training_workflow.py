@@ -1,0 +1,242 @@
+"""The training workflow: a Step Functions state machine that preprocesses, trains, evaluates, gates and
+registers one model, with native SageMaker integrations and no Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
+from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
+from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
+from cdk_mlops.constructs.workflow_context import WorkflowContext
+from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
+
+
+class WorkflowSteps(Protocol):
+    """The hooks a training workflow is assembled from (``MlPipeline`` implements them)."""
+
+    def preprocessing_step(self, ctx: WorkflowContext) -> Step | None: ...
+
+    def training_step(self, ctx: WorkflowContext) -> Step: ...
+
+    def evaluation_step(self, ctx: WorkflowContext) -> EvaluationStep: ...
+
+    def quality_gate(
+        self,
+        ctx: WorkflowContext,
+        rules: Sequence[MetricThreshold],
+        evaluation: EvaluationStep,
+        *,
+        on_pass: sfn.IChainable,
+        notify: Notify,
+    ) -> sfn.IChainable: ...
+
+    def registration_step(
+        self, ctx: WorkflowContext, *, model_package_group_name: str, evaluation: EvaluationStep
+    ) -> Step: ...
+
+
+class TrainingWorkflow(Construct):
+    """A Standard state machine ``ValidateInput → Initialize → [Preprocess] → Train → Evaluate →
+    QualityGate → RegisterModel → Succeeded``, every task retried on throttling and caught into one
+    failure notification.
+
+    Start it with ``{"PipelineExecutionId": "<id>"}``: the code the build stage packaged is read from
+    ``s3://<artifact bucket>/<model>/source/<id>/``. It outputs ``ModelPackageArn``.
+
+    Creates: the state machine (``state_machine``), its role, a KMS-encrypted log group
+    (``log_group``, ALL events with execution data, 1 year retention), and the SageMaker execution role
+    (``sagemaker_role``) unless one is passed. X-Ray tracing is on.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model: ModelConfig,
+        steps: WorkflowSteps,
+        image_uri: str,
+        artifact_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        notification_topic: sns.ITopic,
+        model_package_group_name: str,
+        sagemaker_role: iam.IRole | None = None,
+        data_bucket: s3.IBucket | None = None,
+        data_prefix: str | None = None,
+        network: JobNetworkConfig | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        super().__init__(scope, id)
+        self.model = model
+        self.notification_topic = notification_topic
+        data_bucket = data_bucket or artifact_bucket
+        data_prefix = data_prefix if data_prefix is not None else f"{model.name}/data/"
+        if sagemaker_role is None:
+            execution_role = SageMakerExecutionRole(
+                self,
+                "SageMakerRole",
+                model_name=model.name,
+                artifact_bucket=artifact_bucket,
+                encryption_key=encryption_key,
+                image_uris=[image_uri],
+                data_bucket=data_bucket,
+                data_prefix=data_prefix,
+            )
+            sagemaker_role = execution_role.role
+        self.sagemaker_role = sagemaker_role
+
+        self.failure_notification = self._notification(
+            "NotifyFailure",
+            f"Model {model.name} workflow {{}} failed: {{}}: {{}}",
+            ["$$.Execution.Name", "$.error.Error", "$.error.Cause"],
+        )
+        failure = self.failure_notification.next(
+            sfn.Fail(self, "WorkflowFailed", error_path="$.error.Error", cause_path="$.error.Cause")
+        )
+        ctx = WorkflowContext(
+            scope=self,
+            model=model,
+            image_uri=image_uri,
+            sagemaker_role=sagemaker_role,
+            artifact_bucket=artifact_bucket,
+            encryption_key=encryption_key,
+            network=network or JobNetworkConfig(),
+            data_bucket=data_bucket,
+            data_prefix=data_prefix,
+            failure_handler=failure,
+        )
+        self.context = ctx
+
+        initialize = sfn.Pass(self, "Initialize", parameters=self._run_parameters(ctx), result_path="$.run")
+        definition = sfn.Chain.start(initialize)
+        preprocessing = steps.preprocessing_step(ctx)
+        training = steps.training_step(ctx)
+        evaluation = steps.evaluation_step(ctx)
+        registration = steps.registration_step(
+            ctx, model_package_group_name=model_package_group_name, evaluation=evaluation
+        )
+        result = sfn.Pass(
+            self,
+            "Result",
+            parameters={
+                "ModelPackageArn.$": "$.registration.ModelPackageArn",
+                "TrainingJobName.$": "$.training.TrainingJobName",
+                "ModelDataUrl.$": "$.training.ModelArtifacts.S3ModelArtifacts",
+                "Metrics.$": "$.evaluation.metrics",
+                "PipelineExecutionId.$": "$.PipelineExecutionId",
+            },
+        )
+        registered = registration.chain.next(result).next(sfn.Succeed(self, "Registered"))
+        gate = steps.quality_gate(ctx, model.quality_gate, evaluation, on_pass=registered, notify=self._notification)
+
+        self.task_states: list[sfn.State] = list(registration.task_states)
+        for step in (preprocessing, training, evaluation):
+            if step is not None:
+                definition = definition.next(step.chain)
+                self.task_states.extend(step.task_states)
+        definition = self._validate_input(definition.next(gate))
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Resource",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            timeout=self._timeout(model),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
+            comment=f"Trains, evaluates, gates and registers model {model.name}",
+        )
+        for state in self.task_states:
+            for statement in getattr(state, "task_policies", []):
+                self.state_machine.add_to_role_policy(statement)
+        artifact_bucket.grant_read(self.state_machine, f"{model.name}/runs/*")
+        encryption_key.grant_encrypt_decrypt(self.state_machine)
+        notification_topic.grant_publish(self.state_machine)
+
+    def _validate_input(self, main: sfn.IChainable) -> sfn.Choice:
+        invalid = sfn.Fail(
+            self,
+            "InvalidInput",
+            error="InvalidInput",
+            cause='Start the workflow with {"PipelineExecutionId": "<id of the build that packaged the code>"}',
+        )
+        return (
+            sfn.Choice(self, "ValidateInput")
+            .when(sfn.Condition.is_present("$.PipelineExecutionId"), main)
+            .otherwise(invalid)
+        )
+
+    @staticmethod
+    def _run_parameters(ctx: WorkflowContext) -> dict[str, str]:
+        bucket = ctx.artifact_bucket.bucket_name
+        name = ctx.model.name
+        source = f"s3://{bucket}/{name}/source/{{}}/"
+        run = f"s3://{bucket}/{name}/runs/{{}}/"
+        execution = "$$.Execution.Name"
+        return {
+            "id.$": execution,
+            "source_dir.$": f"States.Format('{source}sourcedir.tar.gz', $.PipelineExecutionId)",
+            "code_prefix.$": f"States.Format('{source}src/', $.PipelineExecutionId)",
+            "processed_prefix.$": f"States.Format('{run}processed/', {execution})",
+            "model_output.$": f"States.Format('{run}model/', {execution})",
+            "checkpoints.$": f"States.Format('{run}checkpoints/', {execution})",
+            "evaluation_prefix.$": f"States.Format('{run}evaluation/', {execution})",
+            "evaluation_key.$": f"States.Format('{name}/runs/{{}}/evaluation/evaluation.json', {execution})",
+            "preprocessing_job.$": f"States.Format('{name}-{{}}-prep', {execution})",
+            "training_job.$": f"States.Format('{name}-{{}}-train', {execution})",
+            "evaluation_job.$": f"States.Format('{name}-{{}}-eval', {execution})",
+        }
+
+    def _notification(self, id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
+        message = sfn.JsonPath.format(template, *(sfn.JsonPath.string_at(path) for path in paths))
+        return tasks.SnsPublish(
+            self,
+            id,
+            topic=self.notification_topic,
+            subject=f"cdk-mlops: {self.model.name}",
+            message=sfn.TaskInput.from_text(message),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+
+    @staticmethod
+    def _timeout(model: ModelConfig) -> Duration:
+        minutes = model.training.max_wait_minutes or model.training.max_runtime_minutes
+        if model.training.spot and not model.training.max_wait_minutes:
+            minutes = 2 * model.training.max_runtime_minutes
+        for job in (model.preprocessing, model.evaluation.job):
+            if job is not None:
+                minutes += job.max_runtime_minutes
+        return Duration.minutes(minutes + 60)
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Lets ``grantee`` start this workflow."""
+        return self.state_machine.grant_start_execution(grantee)
+
+    def metric_failed(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Executions that failed (``ExecutionsFailed``), summed over ``period`` (default 5 minutes)."""
+        return self.state_machine.metric_failed(period=period)
+
+    def metric_succeeded(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Executions that succeeded (``ExecutionsSucceeded``), summed over ``period`` (default 5 minutes)."""
+        return self.state_machine.metric_succeeded(period=period)

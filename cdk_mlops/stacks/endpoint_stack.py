@@ -1,0 +1,72 @@
+"""One model's endpoint in one stage, deployed by CloudFormation and updated through a parameter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_mlops.config.model_config import ModelConfig
+from cdk_mlops.constructs.deploy_workflow import MODEL_PACKAGE_PARAMETER
+from cdk_mlops.constructs.model_endpoint import ModelEndpoint
+from cdk_mlops.images import resolve_image_uri
+
+
+class ModelEndpointStack(Stack):
+    """The ``stage`` endpoint of one model.
+
+    Parameter ``ModelPackageArn`` (default empty): which registered package to serve. While it is
+    empty the stack holds nothing, so platform teams can ``cdk deploy`` it before the first model is
+    trained; the pipeline's deploy workflow sets it, and later ``cdk deploy`` runs keep the value.
+    Output ``EndpointName`` (the smoke test finds the endpoint through it). ``endpoint`` is the
+    ``ModelEndpoint``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model: ModelConfig,
+        stage: str,
+        artifact_bucket_arn: str,
+        encryption_key_arn: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.model_package_arn = CfnParameter(
+            self,
+            MODEL_PACKAGE_PARAMETER,
+            type="String",
+            default="",
+            allowed_pattern=r"^$|^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$",
+            description=f"The {model.name} model package to serve in {stage} (set by the model's pipeline)",
+        )
+        has_model = CfnCondition(
+            self, "HasModelPackage", expression=Fn.condition_not(Fn.condition_equals(self.model_package_arn, ""))
+        )
+        key = kms.Key.from_key_arn(self, "PlatformKey", encryption_key_arn)
+        bucket = s3.Bucket.from_bucket_attributes(
+            self, "ArtifactBucket", bucket_arn=artifact_bucket_arn, encryption_key=key
+        )
+        settings = model.endpoints.staging if stage == "staging" else model.endpoints.production
+        self.endpoint = ModelEndpoint(
+            self,
+            "Endpoint",
+            model_name=model.name,
+            stage=stage,
+            model_package_arn=self.model_package_arn.value_as_string,
+            settings=settings,
+            encryption_key=key,
+            artifact_bucket=bucket,
+            image_uris=[resolve_image_uri(model.framework, self.region, settings.instance_type)],
+            data_capture=model.endpoints.data_capture,
+            content_type=model.endpoints.content_type,
+            condition=has_model,
+        )
+        output = CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name,
+                           description=f"The {stage} endpoint of {model.name}")
+        output.condition = has_model

@@ -1,0 +1,85 @@
+"""Resources every model shares: one KMS key, the artifact bucket and its access-log bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+
+class PlatformStack(Stack):
+    """The shared platform: ``encryption_key`` (customer managed, yearly rotation, retained), the
+    ``artifact_bucket`` (KMS, versioned, TLS only, public access blocked, access logs, retained; old
+    versions expire after 90 days) and ``access_logs_bucket`` (SSE-S3 as S3 server access logging
+    requires, same guards). The key policy lets CloudWatch Logs, CloudWatch alarms and SNS use the key
+    in this account; everything else is granted through IAM policies of the model stacks.
+
+    One key and one bucket for all models: a KMS key costs 1 USD a month, and per-model S3 prefixes
+    with prefix-scoped IAM keep models apart.
+    """
+
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.encryption_key = kms.Key(
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description="cdk-mlops: artifacts, model data, training volumes, endpoints, logs, notifications",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogs",
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs", resource="log-group", resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowAlarmsAndPipelineNotifications",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                            iam.ServicePrincipal("codestar-notifications.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365),
+                                              noncurrent_version_expiration=Duration.days(30))],
+        )
+        self.artifact_bucket = s3.Bucket(
+            self,
+            "Artifacts",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.encryption_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="artifacts/",
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
+        )

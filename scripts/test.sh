@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Setup, then every check CI runs: lint, types, the test suite, a full synth with CloudFormation
+# validation on, and the installed-wheel check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+
+echo "== ruff"; ruff check cdk_mlops lambda_src tests app.py bench
+echo "== mypy"; mypy cdk_mlops lambda_src app.py
+echo "== pytest"; python -m pytest -p no:cacheprovider
+echo "== cdk synth (CloudFormation validation on)"
+rm -rf cdk.out
+cdk synth --quiet
+python -m cdk_mlops.cli summary cdk.out
+echo "== wheel installs and synthesizes outside the repository"
+bash scripts/check_wheel.sh
+echo "all checks passed"
