@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from cdk_mlops.app_builder import build_app, selected_models
+from cdk_mlops.app_builder import build_app, enable_compliance_checks, selected_models
 from cdk_mlops.config import ModelConfigError
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -19,6 +19,7 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 def main() -> None:
     app = cdk.App()
+    enable_compliance_checks(app)
     try:
         build_app(app, MODELS_DIR, only=selected_models(app))
     except ModelConfigError as error:

@@ -54,7 +54,9 @@ def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipe
     file_name, _, class_name = reference.partition(":")
     module_path = config_path.parent / file_name
     if not class_name or not file_name.endswith(".py"):
-        raise ModelConfigError(config_path, [f"pipeline_class: must be '<file>.py:<ClassName>' (got {reference!r})"])
+        raise ModelConfigError(
+            config_path, [f"pipeline_class: must be '<file>.py:<ClassName>' (got {reference!r})"]
+        )
     if not module_path.is_file():
         raise ModelConfigError(config_path, [f"pipeline_class: no file {module_path} (got {reference!r})"])
     spec = importlib.util.spec_from_file_location(f"cdk_mlops_models.{config_path.parent.name}", module_path)
@@ -64,7 +66,10 @@ def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipe
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, MlPipelineBase)):
         raise ModelConfigError(
-            config_path, [f"pipeline_class: {class_name} in {module_path} is not an MlPipeline subclass (got {reference!r})"]
+            config_path,
+            [
+                f"pipeline_class: {class_name} in {module_path} is not an MlPipeline subclass (got {reference!r})"
+            ],
         )
     return cls
 
@@ -73,7 +78,19 @@ def _check_images(path: Path, config: ModelConfig, region: str) -> None:
     try:
         resolve_image_uri(config.framework, region, config.training.instance_type)
     except ImageLookupError as error:
-        raise ModelConfigError(path, [f"framework.version: {error} (got {config.framework.version!r})"]) from None
+        raise ModelConfigError(
+            path, [f"framework.version: {error} (got {config.framework.version!r})"]
+        ) from None
+
+
+def enable_compliance_checks(app: cdk.App) -> bool:
+    """Runs cdk-nag's AwsSolutions pack on every synth (findings fail it), unless ``-c nag=false``."""
+    if str(app.node.try_get_context("nag")).lower() in ("false", "0", "no", "off"):
+        return False
+    from cdk_nag import AwsSolutionsChecks
+
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks())
+    return True
 
 
 def selected_models(scope: Construct) -> list[str] | None:
@@ -104,15 +121,21 @@ def build_app(
         unknown = sorted(set(only) - {config.name for config in configs.values()})
         if unknown:
             known = ", ".join(sorted(config.name for config in configs.values()))
-            raise ModelConfigError(Path(models_dir), [f"models: no model named {', '.join(unknown)} (known: {known})"])
+            raise ModelConfigError(
+                Path(models_dir), [f"models: no model named {', '.join(unknown)} (known: {known})"]
+            )
     chosen = [(path, config) for path, config in configs.items() if only is None or config.name in only]
     classes = {}
     for path, config in chosen:
         _check_images(path, config, region)
         classes[config.name] = load_pipeline_class(path, config.pipeline_class)
 
-    platform = PlatformStack(app, f"{STACK_PREFIX}-Platform", env=env,
-                             description="cdk-mlops shared platform: KMS key and artifact bucket")
+    platform = PlatformStack(
+        app,
+        f"{STACK_PREFIX}-Platform",
+        env=env,
+        description="cdk-mlops shared platform: KMS key and artifact bucket",
+    )
     shared = {
         "artifact_bucket_arn": platform.artifact_bucket.bucket_arn,
         "encryption_key_arn": platform.encryption_key.key_arn,
@@ -120,10 +143,24 @@ def build_app(
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:
         names = stack_names(config.name)
-        staging = ModelEndpointStack(app, names["Staging"], model=config, stage="staging", env=env,
-                                     description=f"cdk-mlops {config.name}: staging endpoint", **shared)
-        production = ModelEndpointStack(app, names["Production"], model=config, stage="production", env=env,
-                                        description=f"cdk-mlops {config.name}: production endpoint", **shared)
+        staging = ModelEndpointStack(
+            app,
+            names["Staging"],
+            model=config,
+            stage="staging",
+            env=env,
+            description=f"cdk-mlops {config.name}: staging endpoint",
+            **shared,
+        )
+        production = ModelEndpointStack(
+            app,
+            names["Production"],
+            model=config,
+            stage="production",
+            env=env,
+            description=f"cdk-mlops {config.name}: production endpoint",
+            **shared,
+        )
         pipeline = ModelPipelineStack(
             app,
             names["Pipeline"],

@@ -85,7 +85,10 @@ def load_model_configs(paths: Iterable[Path]) -> dict[Path, ModelConfig]:
         config = load_model_config(path)
         if config.name in owners:
             raise ModelConfigError(
-                path, [f"name: model {config.name!r} is already defined in {owners[config.name]} (got {config.name!r})"]
+                path,
+                [
+                    f"name: model {config.name!r} is already defined in {owners[config.name]} (got {config.name!r})"
+                ],
             )
         owners[config.name] = path
         configs[path] = config

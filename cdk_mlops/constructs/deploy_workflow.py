@@ -13,6 +13,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_mlops.constructs.compliance import (
+    SERVICE_WIDE_REASON,
+    Justification,
+    allow_key,
+    allow_publish,
+    justify_wildcards,
+)
+
 MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
 
@@ -65,9 +73,13 @@ class DeployWorkflow(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.stack_name = stack_name
-        self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(self, "CfnExecRole")
+        self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(
+            self, "CfnExecRole"
+        )
         stack_arn = stack.format_arn(
-            service="cloudformation", resource="stack", resource_name=f"{stack_name}/*",
+            service="cloudformation",
+            resource="stack",
+            resource_name=f"{stack_name}/*",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
 
@@ -130,15 +142,30 @@ class DeployWorkflow(Construct):
             result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
             result_path="$.stack",
         )
-        wait = sfn.Wait(self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30)))
-        deployed = sfn.Pass(self, "Deployed", parameters={"ModelPackageArn.$": "$.training.output.ModelPackageArn",
-                                                          "StackName": stack_name, "Stage": stage})
+        wait = sfn.Wait(
+            self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30))
+        )
+        deployed = sfn.Pass(
+            self,
+            "Deployed",
+            parameters={
+                "ModelPackageArn.$": "$.training.output.ModelPackageArn",
+                "StackName": stack_name,
+                "Stage": stage,
+            },
+        )
         rolled_back = notify(
             "NotifyRolledBack",
             f"Deploying {model_name} to {stage} ({stack_name}) rolled back: stack status {{}}",
             ["$.stack.status"],
-        ).next(sfn.Fail(self, "RolledBack", error="DeploymentRolledBack",
-                        cause=f"the update of {stack_name} did not complete and was rolled back"))
+        ).next(
+            sfn.Fail(
+                self,
+                "RolledBack",
+                error="DeploymentRolledBack",
+                cause=f"the update of {stack_name} did not complete and was rolled back",
+            )
+        )
         after: sfn.IChainable = sfn.Succeed(self, "Done")
         if promote:
             approve = tasks.CallAwsService(
@@ -152,26 +179,39 @@ class DeployWorkflow(Construct):
                     "ApprovalDescription.$": "States.Format('Deployed to production by {}', $$.Execution.Id)",
                 },
                 iam_resources=[
-                    stack.format_arn(service="sagemaker", resource="model-package",
-                                     resource_name=f"{model_package_group_name}/*")
+                    stack.format_arn(
+                        service="sagemaker",
+                        resource="model-package",
+                        resource_name=f"{model_package_group_name}/*",
+                    )
                 ],
                 result_path=sfn.JsonPath.DISCARD,
             )
             approve.add_catch(failed, result_path="$.error")
             after = approve.next(after)
         if after_deploy is not None:
-            after = sfn.Chain.start(after_deploy).next(after)  # type: ignore[arg-type]
+            after = sfn.Chain.start(after_deploy).next(after)
         deployed.next(after)
 
         no_change = sfn.Choice(self, "AlreadyDeployed?")
-        no_change.when(sfn.Condition.string_matches("$.error.Cause", "*No updates are to be performed*"), deployed)
+        no_change.when(
+            sfn.Condition.string_matches("$.error.Cause", "*No updates are to be performed*"), deployed
+        )
         no_change.otherwise(failed)
         for task in (resolve, describe):
-            task.add_retry(errors=["CloudFormation.ThrottlingException", "Sfn.ThrottlingException"],
-                           interval=Duration.seconds(2), backoff_rate=2, max_attempts=4)
+            task.add_retry(
+                errors=["CloudFormation.ThrottlingException", "Sfn.ThrottlingException"],
+                interval=Duration.seconds(2),
+                backoff_rate=2,
+                max_attempts=4,
+            )
             task.add_catch(failed, result_path="$.error")
-        update.add_retry(errors=["CloudFormation.ThrottlingException"], interval=Duration.seconds(2),
-                         backoff_rate=2, max_attempts=4)
+        update.add_retry(
+            errors=["CloudFormation.ThrottlingException"],
+            interval=Duration.seconds(2),
+            backoff_rate=2,
+            max_attempts=4,
+        )
         update.add_catch(no_change, result_path="$.error")
 
         poll = (
@@ -189,7 +229,11 @@ class DeployWorkflow(Construct):
         definition = resolve.next(update).next(wait).next(describe).next(poll)
 
         self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=encryption_key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+            self,
+            "Logs",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -197,7 +241,9 @@ class DeployWorkflow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             tracing_enabled=True,
             timeout=Duration.hours(6),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Deploys the newest registered {model_name} package to {stage}",
         )
@@ -208,13 +254,34 @@ class DeployWorkflow(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             )
         )
-        notification_topic.grant_publish(self.state_machine)
-        encryption_key.grant_encrypt_decrypt(self.state_machine)
+        allow_publish(self.state_machine, notification_topic, encryption_key)
+        allow_key(self.state_machine, encryption_key)
+        justify_wildcards(
+            self,
+            [
+                Justification(
+                    f"Resource::arn:<AWS::Partition>:cloudformation:*:*:stack/{stack_name}/*",
+                    "A stack ARN ends in an id CloudFormation generates; the stack name pins the one stack.",
+                ),
+                Justification(
+                    "Resource::arn:<AWS::Partition>:states:*:*:execution:*:*",
+                    "Executions of this model's training workflow are named per pipeline run.",
+                ),
+                Justification(
+                    f"Resource::arn:<AWS::Partition>:sagemaker:*:*:model-package/{model_package_group_name}/*",
+                    "Model package versions are numbered by SageMaker inside the model's own group.",
+                ),
+                Justification("Resource::*", SERVICE_WIDE_REASON),
+            ],
+        )
 
     @staticmethod
     def _execution_arns(state_machine: sfn.IStateMachine) -> str:
         stack = Stack.of(state_machine)
         name = stack.split_arn(state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
         return stack.format_arn(
-            service="states", resource="execution", resource_name=f"{name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+            service="states",
+            resource="execution",
+            resource_name=f"{name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )

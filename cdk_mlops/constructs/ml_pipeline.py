@@ -24,6 +24,7 @@ from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
 from cdk_mlops.constructs import workflow_steps
 from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
 from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
+from cdk_mlops.constructs.compliance import Justification, justify_wildcards
 from cdk_mlops.constructs.model_source import bind_source
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.smoke_test_workflow import SmokeTestWorkflow
@@ -32,7 +33,15 @@ from cdk_mlops.constructs.workflow_context import WorkflowContext
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
 from cdk_mlops.images import resolve_image_uri
 
-STAGE_NAMES = ("Source", "BuildAndTest", "Train", "DeployStaging", "SmokeTest", "ManualApproval", "DeployProduction")
+STAGE_NAMES = (
+    "Source",
+    "BuildAndTest",
+    "Train",
+    "DeployStaging",
+    "SmokeTest",
+    "ManualApproval",
+    "DeployProduction",
+)
 TRAIN_VARIABLES = "TrainVariables"
 
 
@@ -75,8 +84,13 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         self.artifact_bucket = artifact_bucket
         self.encryption_key = encryption_key
         if notification_topic is None:
-            topic = sns.Topic(self, "Notifications", master_key=encryption_key, enforce_ssl=True,
-                              display_name=f"cdk-mlops {model.name}")
+            topic = sns.Topic(
+                self,
+                "Notifications",
+                master_key=encryption_key,
+                enforce_ssl=True,
+                display_name=f"cdk-mlops {model.name}",
+            )
             if model.notification_email:
                 topic.add_subscription(subscriptions.EmailSubscription(model.notification_email))
             notification_topic = topic
@@ -124,11 +138,18 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             kept_parameters=endpoint_stack_parameters,
             cloudformation_role=cloudformation_role,
         )
-        self.deploy_staging = DeployWorkflow(self, "DeployStaging", stage="staging", stack_name=staging_stack_name,
-                                             **common)
+        self.deploy_staging = DeployWorkflow(
+            self, "DeployStaging", stage="staging", stack_name=staging_stack_name, **common
+        )
         self.smoke_test_workflow = self.smoke_test(self, stack_name=staging_stack_name)
-        self.deploy_production = DeployWorkflow(self, "DeployProduction", stage="production",
-                                                stack_name=production_stack_name, promote=True, **common)
+        self.deploy_production = DeployWorkflow(
+            self,
+            "DeployProduction",
+            stage="production",
+            stack_name=production_stack_name,
+            promote=True,
+            **common,
+        )
         self.pipeline = self._pipeline()
 
     # ---- hooks -------------------------------------------------------------------------------------
@@ -136,12 +157,17 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     def image_uri(self) -> str:
         """The training and inference image. Default: ``framework.image_uri``, or the SageMaker image of
         the framework and version in this stack's region."""
-        return resolve_image_uri(self.model.framework, Stack.of(self).region, self.model.training.instance_type)
+        return resolve_image_uri(
+            self.model.framework, Stack.of(self).region, self.model.training.instance_type
+        )
 
     def build_spec(self) -> dict[str, Any]:
         """The CodeBuild buildspec. Default: install requirements, run pytest, upload ``src/``."""
         return default_build_spec(
-            self.model.name, self.model.source.path or "", self.artifact_bucket.bucket_name, self.encryption_key.key_arn
+            self.model.name,
+            self.model.source.path or "",
+            self.artifact_bucket.bucket_name,
+            self.encryption_key.key_arn,
         )
 
     def preprocessing_step(self, ctx: WorkflowContext) -> Step | None:
@@ -166,7 +192,9 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         notify: Notify,
     ) -> sfn.IChainable:
         """Default: one Choice per ``quality_gate`` rule; a miss notifies and fails, registering nothing."""
-        return workflow_steps.default_quality_gate(ctx, rules, evaluation.metric_path, on_pass=on_pass, notify=notify)
+        return workflow_steps.default_quality_gate(
+            ctx, rules, evaluation.metric_path, on_pass=on_pass, notify=notify
+        )
 
     def registration_step(
         self, ctx: WorkflowContext, *, model_package_group_name: str, evaluation: EvaluationStep
@@ -246,12 +274,51 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             ],
             triggers=[source.trigger] if source.trigger else None,
         )
+        justify_wildcards(
+            pipeline,
+            [
+                Justification(
+                    f"Action::{action}",
+                    "CodePipeline's artifact store: aws-cdk-lib grants the pipeline and its action roles these "
+                    "read/write actions on the pipeline's artifact bucket and key, as CodePipeline requires.",
+                )
+                for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*",
+                               "kms:ReEncrypt*", "kms:GenerateDataKey*")
+            ]
+            + [
+                Justification(
+                    "Resource::{bucket}/*",
+                    "Pipeline artifacts are stored under keys CodePipeline generates per execution.",
+                ),
+                Justification(
+                    "Resource::arn:*:states:*:execution:*:*",
+                    "The Step Functions action polls the executions it starts; their names are generated per run.",
+                ),
+            ],
+            values={"bucket": self.artifact_bucket.bucket_arn},
+        )
+        justify_wildcards(
+            self.build,
+            [
+                Justification(
+                    f"Action::{action}",
+                    "The CodeBuild action reads the source artifact and writes its output in the pipeline's "
+                    "artifact bucket; aws-cdk-lib grants these actions for it.",
+                )
+                for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*",
+                               "kms:ReEncrypt*", "kms:GenerateDataKey*")
+            ]
+            + [Justification("Resource::{bucket}/*", "Pipeline artifacts are stored under generated keys.")],
+            values={"bucket": self.artifact_bucket.bucket_arn},
+        )
         return pipeline
 
     def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
         """Lets ``grantee`` start a release of this pipeline."""
         return iam.Grant.add_to_principal(
-            grantee=grantee, actions=["codepipeline:StartPipelineExecution"], resource_arns=[self.pipeline.pipeline_arn]
+            grantee=grantee,
+            actions=["codepipeline:StartPipelineExecution"],
+            resource_arns=[self.pipeline.pipeline_arn],
         )
 
 

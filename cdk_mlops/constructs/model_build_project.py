@@ -11,6 +11,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_mlops.constructs.compliance import Justification, allow_key, allow_objects, justify_wildcards
+
 
 def default_build_spec(model_name: str, model_path: str, bucket_name: str, key_arn: str) -> dict[str, Any]:
     """Install the model's requirements, run its tests (a failing test fails the build and stops the
@@ -18,6 +20,7 @@ def default_build_spec(model_name: str, model_path: str, bucket_name: str, key_a
     ``s3://<bucket>/<model>/source/<pipeline execution id>/``."""
     folder = model_path.strip("/") or "."
     destination = f"s3://{bucket_name}/{model_name}/source/$PIPELINE_EXECUTION_ID"
+    encryption = f"--sse aws:kms --sse-kms-key-id {key_arn}"
     return {
         "version": "0.2",
         "env": {"shell": "bash"},
@@ -44,8 +47,8 @@ def default_build_spec(model_name: str, model_path: str, bucket_name: str, key_a
                 "commands": [
                     f"cd $CODEBUILD_SRC_DIR/{folder}",
                     '[ "$CODEBUILD_BUILD_SUCCEEDING" = "1" ] || exit 1',
-                    f"aws s3 cp sourcedir.tar.gz {destination}/sourcedir.tar.gz --sse aws:kms --sse-kms-key-id {key_arn}",
-                    f"aws s3 sync src {destination}/src/ --sse aws:kms --sse-kms-key-id {key_arn}",
+                    f"aws s3 cp sourcedir.tar.gz {destination}/sourcedir.tar.gz {encryption}",
+                    f"aws s3 sync src {destination}/src/ {encryption}",
                 ],
             },
         },
@@ -78,7 +81,11 @@ class ModelBuildProject(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=encryption_key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+            self,
+            "Logs",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         spec = build_spec or default_build_spec(
             model_name, model_path, artifact_bucket.bucket_name, encryption_key.key_arn
@@ -96,8 +103,27 @@ class ModelBuildProject(Construct):
             encryption_key=encryption_key,
             cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
             timeout=timeout or Duration.minutes(30),
-            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
+            ),
         )
-        artifact_bucket.grant_write(self.project, f"{model_name}/source/*")
-        artifact_bucket.grant_read(self.project, f"{model_name}/source/*")
-        encryption_key.grant_encrypt_decrypt(self.project)
+        allow_objects(self.project, artifact_bucket, f"{model_name}/source/", write=True, list_prefix=True)
+        allow_key(self.project, encryption_key)
+        justify_wildcards(
+            self,
+            [
+                Justification(
+                    f"Resource::{{bucket}}/{model_name}/source/*",
+                    "The build uploads the packaged code of each pipeline run under the model's source/ prefix.",
+                ),
+                Justification(
+                    "Resource::arn:<AWS::Partition>:logs:*:*:log-group:/aws/codebuild/<*>:*",
+                    "CodeBuild's default log group of this project (log streams are named per build).",
+                ),
+                Justification(
+                    "Resource::arn:<AWS::Partition>:codebuild:*:*:report-group/<*>-*",
+                    "Test report groups CodeBuild creates for this project, named after it.",
+                ),
+            ],
+            values={"bucket": artifact_bucket.bucket_arn},
+        )

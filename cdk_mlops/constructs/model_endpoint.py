@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, CfnCondition, CfnResource, Duration, IAspect, Stack
+from aws_cdk import Aspects, Aws, CfnCondition, CfnResource, Duration, IAspect, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -20,6 +20,7 @@ from cdk_mlops.config.model_config import (
     EndpointVariantConfig,
     TrafficShiftingType,
 )
+from cdk_mlops.constructs.compliance import Justification, allow_key, allow_objects, justify_wildcards
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 
 VARIANT_NAME = "AllTraffic"
@@ -106,8 +107,8 @@ class ModelEndpoint(Construct):
             config_props["kms_key_id"] = encryption_key.key_arn
             if data_capture.enabled:
                 bucket = capture_bucket or artifact_bucket
-                bucket.grant_write(self.hosting_role, f"{model_name}/data-capture/*")
-                encryption_key.grant_encrypt(self.hosting_role)
+                allow_objects(self.hosting_role, bucket, f"{model_name}/data-capture/", write=True)
+                allow_key(self.hosting_role, encryption_key)
                 config_props["data_capture_config"] = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                     enable_capture=True,
                     initial_sampling_percentage=data_capture.sampling_percent,
@@ -134,24 +135,37 @@ class ModelEndpoint(Construct):
         self.endpoint_name = self.endpoint.attr_endpoint_name
         self.alarms: list[cloudwatch.Alarm] = []
         if not settings.serverless:
-            self.alarms = self._rollback_alarms(latency_threshold)
-            alarm_names = [alarm.alarm_name for alarm in self.alarms] + [a.alarm_name for a in rollback_alarms]
+            names = {
+                "errors": f"{Aws.STACK_NAME}-{self.node.id}-5xx-errors",
+                "latency": f"{Aws.STACK_NAME}-{self.node.id}-model-latency-p99",
+            }
+            self.alarms = self._rollback_alarms(latency_threshold, names)
+            alarm_names = [names["errors"], names["latency"]] + [a.alarm_name for a in rollback_alarms]
             self.endpoint.deployment_config = self._deployment_config(alarm_names)
         self.scalable_target: appscaling.ScalableTarget | None = None
         if settings.autoscaling is not None:
             self.scalable_target = self._autoscaling()
+        if data_capture.enabled and not settings.serverless:
+            justify_wildcards(
+                self,
+                [
+                    Justification(
+                        f"Resource::{{bucket}}/{model_name}/data-capture/*",
+                        "SageMaker writes captured requests under a key per endpoint, variant and hour.",
+                    )
+                ],
+                values={"bucket": (capture_bucket or artifact_bucket).bucket_arn},
+            )
         if condition is not None:
-            from aws_cdk import Aspects
-
             Aspects.of(self).add(_ApplyCondition(condition))
 
-    def _rollback_alarms(self, latency_threshold: Duration) -> list[cloudwatch.Alarm]:
+    def _rollback_alarms(self, latency_threshold: Duration, names: dict[str, str]) -> list[cloudwatch.Alarm]:
         # The endpoint names these alarms in its DeploymentConfig, and the alarms watch the endpoint;
         # names derived from the stack name (not Refs) keep that from becoming a dependency cycle.
         errors = cloudwatch.Alarm(
             self,
             "Invocation5XXErrorsAlarm",
-            alarm_name=f"{Aws.STACK_NAME}-{self.node.id}-5xx-errors",
+            alarm_name=names["errors"],
             alarm_description="The endpoint returned 5XX errors; a deployment in progress rolls back.",
             metric=self.metric_invocation_5xx_errors(period=Duration.minutes(1)),
             threshold=1,
@@ -163,7 +177,7 @@ class ModelEndpoint(Construct):
         latency = cloudwatch.Alarm(
             self,
             "ModelLatencyAlarm",
-            alarm_name=f"{Aws.STACK_NAME}-{self.node.id}-model-latency-p99",
+            alarm_name=names["latency"],
             alarm_description="p99 model latency is above the threshold; a deployment in progress rolls back.",
             metric=self.metric_model_latency(statistic="p99", period=Duration.minutes(1)),
             threshold=latency_threshold.to_seconds() * 1_000_000,
@@ -174,9 +188,14 @@ class ModelEndpoint(Construct):
         )
         return [errors, latency]
 
-    def _deployment_config(self, alarm_names: Sequence[str]) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+    def _deployment_config(
+        self, alarm_names: Sequence[str]
+    ) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         shifting = self.settings.traffic_shifting
-        routing: dict[str, Any] = {"type": shifting.type.name, "wait_interval_in_seconds": shifting.wait_minutes * 60}
+        routing: dict[str, Any] = {
+            "type": shifting.type.name,
+            "wait_interval_in_seconds": shifting.wait_minutes * 60,
+        }
         if shifting.type is TrafficShiftingType.CANARY:
             routing["canary_size"] = sagemaker.CfnEndpoint.CapacitySizeProperty(
                 type="CAPACITY_PERCENT", value=shifting.size_percent
@@ -219,7 +238,9 @@ class ModelEndpoint(Construct):
 
     @property
     def endpoint_arn(self) -> str:
-        return Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name=self.endpoint_name)
+        return Stack.of(self).format_arn(
+            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
+        )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Lets ``grantee`` call InvokeEndpoint (and the async/streaming variants) on this endpoint."""
@@ -233,7 +254,9 @@ class ModelEndpoint(Construct):
             resource_arns=[self.endpoint_arn],
         )
 
-    def metric(self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None) -> cloudwatch.Metric:
+    def metric(
+        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
+    ) -> cloudwatch.Metric:
         """A metric of this endpoint's variant in the ``AWS/SageMaker`` namespace."""
         return cloudwatch.Metric(
             namespace="AWS/SageMaker",
@@ -255,6 +278,8 @@ class ModelEndpoint(Construct):
         """``Invocation4XXErrors``, summed."""
         return self.metric("Invocation4XXErrors", period=period)
 
-    def metric_model_latency(self, *, statistic: str = "p99", period: Duration | None = None) -> cloudwatch.Metric:
+    def metric_model_latency(
+        self, *, statistic: str = "p99", period: Duration | None = None
+    ) -> cloudwatch.Metric:
         """``ModelLatency`` in microseconds, p99 by default."""
         return self.metric("ModelLatency", statistic=statistic, period=period)

@@ -36,7 +36,7 @@ def bind_source(scope: Construct, settings: SourceConfig, output: codepipeline.A
     if settings.provider is SourceProvider.CODECONNECTIONS:
         assert settings.connection_arn and settings.repository  # guaranteed by SourceConfig
         owner, repo = settings.repository.split("/", 1)
-        action = actions.CodeStarConnectionsSourceAction(
+        connection_action = actions.CodeStarConnectionsSourceAction(
             action_name="Source",
             connection_arn=settings.connection_arn,
             owner=owner,
@@ -52,9 +52,11 @@ def bind_source(scope: Construct, settings: SourceConfig, output: codepipeline.A
         )
         trigger = codepipeline.TriggerProps(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
-            git_configuration=codepipeline.GitConfiguration(source_action=action, push_filter=[push_filter]),
+            git_configuration=codepipeline.GitConfiguration(
+                source_action=connection_action, push_filter=[push_filter]
+            ),
         )
-        return BoundSource(action, trigger, f"#{{{SOURCE_VARIABLES}.CommitId}}")
+        return BoundSource(connection_action, trigger, f"#{{{SOURCE_VARIABLES}.CommitId}}")
     if settings.provider is SourceProvider.CODECOMMIT:
         assert settings.repository
         repository: codecommit.IRepository
@@ -62,17 +64,17 @@ def bind_source(scope: Construct, settings: SourceConfig, output: codepipeline.A
             repository = codecommit.Repository(scope, "Repository", repository_name=settings.repository)
         else:
             repository = codecommit.Repository.from_repository_name(scope, "Repository", settings.repository)
-        action = actions.CodeCommitSourceAction(
+        commit_action = actions.CodeCommitSourceAction(
             action_name="Source",
             repository=repository,
             branch=settings.branch,
             output=output,
             variables_namespace=SOURCE_VARIABLES,
         )
-        return BoundSource(action, None, f"#{{{SOURCE_VARIABLES}.CommitId}}")
+        return BoundSource(commit_action, None, f"#{{{SOURCE_VARIABLES}.CommitId}}")
     assert settings.bucket and settings.object_key
     bucket = s3.Bucket.from_bucket_name(scope, "SourceBucket", settings.bucket)
-    action = actions.S3SourceAction(
+    s3_action = actions.S3SourceAction(
         action_name="Source",
         bucket=bucket,
         bucket_key=settings.object_key,
@@ -80,4 +82,4 @@ def bind_source(scope: Construct, settings: SourceConfig, output: codepipeline.A
         trigger=actions.S3Trigger.EVENTS,
         variables_namespace=SOURCE_VARIABLES,
     )
-    return BoundSource(action, None, f"#{{{SOURCE_VARIABLES}.VersionId}}")
+    return BoundSource(s3_action, None, f"#{{{SOURCE_VARIABLES}.VersionId}}")

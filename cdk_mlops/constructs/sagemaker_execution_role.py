@@ -11,6 +11,15 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_mlops.constructs.compliance import (
+    KEY_DECRYPT,
+    KEY_ENCRYPT_DECRYPT,
+    Justification,
+    allow_key,
+    allow_objects,
+    justify_wildcards,
+)
+
 ECR_IMAGE_PATTERN = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)"
 )
@@ -60,27 +69,36 @@ class SageMakerExecutionRole(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"SageMaker jobs and models of {model_name}",
         )
-        if read_only:
-            artifact_bucket.grant_read(self.role, f"{model_name}/*")
-            encryption_key.grant_decrypt(self.role)
-        else:
-            artifact_bucket.grant_read_write(self.role, f"{model_name}/*")
-            encryption_key.grant_encrypt_decrypt(self.role)
+        allow_objects(self.role, artifact_bucket, f"{model_name}/", write=not read_only, list_prefix=not read_only)
+        allow_key(self.role, encryption_key, KEY_DECRYPT if read_only else KEY_ENCRYPT_DECRYPT)
         if data_bucket is not None and data_prefix is not None:
-            data_bucket.grant_read(self.role, f"{data_prefix}*")
-        repositories = sorted({arn for uri in image_uris if (arn := ecr_repository_arn(self, uri)) is not None})
+            allow_objects(self.role, data_bucket, data_prefix, list_prefix=True)
+        repositories = sorted(
+            {arn for uri in image_uris if (arn := ecr_repository_arn(self, uri)) is not None}
+        )
         if repositories:
             self.role.add_to_policy(
                 iam.PolicyStatement(
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    actions=[
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchCheckLayerAvailability",
+                    ],
                     resources=repositories,
                 )
             )
             # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-            self.role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+            self.role.add_to_policy(
+                iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
+            )
         self.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[
                     stack.format_arn(
                         service="logs",
@@ -98,4 +116,28 @@ class SageMakerExecutionRole(Construct):
                 resources=["*"],
                 conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
             )
+        )
+        justify_wildcards(
+            self,
+            [
+                Justification(
+                    f"Resource::{{bucket}}/{model_name}/*",
+                    f"Jobs of model {model_name} read and write only under its own prefix of the artifact bucket; "
+                    "object keys are generated per run.",
+                ),
+                Justification(
+                    f"Resource::{{data}}/{data_prefix or ''}*",
+                    f"Training data of {model_name} lives under this prefix; file names are the data owner's.",
+                ),
+                Justification(
+                    "Resource::arn:<AWS::Partition>:logs:*:log-group:/aws/sagemaker/*",
+                    "SageMaker writes job and endpoint logs to log groups it names under /aws/sagemaker/.",
+                ),
+                Justification(
+                    "Resource::*",
+                    "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions "
+                    "(PutMetricData is limited to the /aws/sagemaker/* namespaces by condition).",
+                ),
+            ],
+            values={"bucket": artifact_bucket.bucket_arn, "data": (data_bucket or artifact_bucket).bucket_arn},
         )

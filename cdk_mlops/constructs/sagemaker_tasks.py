@@ -88,7 +88,10 @@ def _value(key: str, value: str) -> dict[str, str]:
 
 def _job_arn(scope: Construct, resource: str, name_prefix: str) -> str:
     return Stack.of(scope).format_arn(
-        service="sagemaker", resource=resource, resource_name=f"{name_prefix}*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        service="sagemaker",
+        resource=resource,
+        resource_name=f"{name_prefix}*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
     )
 
 
@@ -120,7 +123,11 @@ class _SageMakerJobTask(sfn.CustomState):
         state: dict[str, Any] = {
             "Type": "Task",
             "Resource": Stack.of(scope).format_arn(
-                service="states", account="", region="", resource="sagemaker", resource_name=f"{api}.sync",
+                service="states",
+                account="",
+                region="",
+                resource="sagemaker",
+                resource_name=f"{api}.sync",
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             ),
             "Parameters": dict(parameters),
@@ -129,8 +136,12 @@ class _SageMakerJobTask(sfn.CustomState):
         if comment:
             state["Comment"] = comment
         super().__init__(scope, id, state_json=state)
-        self.add_retry(errors=list(THROTTLING_ERRORS), interval=Duration.seconds(5), backoff_rate=2, max_attempts=4)
-        self.add_retry(errors=list(CAPACITY_ERRORS), interval=Duration.seconds(60), backoff_rate=2, max_attempts=3)
+        self.add_retry(
+            errors=list(THROTTLING_ERRORS), interval=Duration.seconds(5), backoff_rate=2, max_attempts=4
+        )
+        self.add_retry(
+            errors=list(CAPACITY_ERRORS), interval=Duration.seconds(60), backoff_rate=2, max_attempts=3
+        )
         self.task_policies: list[iam.PolicyStatement] = []
 
 
@@ -222,7 +233,12 @@ class ProcessingJobTask(_SageMakerJobTask):
         if network_config:
             parameters["NetworkConfig"] = network_config
         super().__init__(
-            scope, id, api="createProcessingJob", parameters=parameters, result_path=result_path, comment=comment
+            scope,
+            id,
+            api="createProcessingJob",
+            parameters=parameters,
+            result_path=result_path,
+            comment=comment,
         )
         self.task_policies = [
             iam.PolicyStatement(
@@ -236,7 +252,9 @@ class ProcessingJobTask(_SageMakerJobTask):
             ),
             iam.PolicyStatement(
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[_sync_event_rule_arn(self, "StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
+                resources=[
+                    _sync_event_rule_arn(self, "StepFunctionsGetEventsForSageMakerProcessingJobsRule")
+                ],
             ),
             _pass_role_statement(role),
         ]
@@ -344,7 +362,12 @@ class TrainingJobTask(_SageMakerJobTask):
         if network.inter_container_encryption:
             parameters["EnableInterContainerTrafficEncryption"] = True
         super().__init__(
-            scope, id, api="createTrainingJob", parameters=parameters, result_path=result_path, comment=comment
+            scope,
+            id,
+            api="createTrainingJob",
+            parameters=parameters,
+            result_path=result_path,
+            comment=comment,
         )
         self.task_policies = [
             iam.PolicyStatement(

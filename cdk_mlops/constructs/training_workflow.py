@@ -18,8 +18,16 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
-from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
+from cdk_mlops.constructs.compliance import (
+    SERVICE_WIDE_REASON,
+    Justification,
+    allow_key,
+    allow_objects,
+    allow_publish,
+    justify_wildcards,
+)
+from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.workflow_context import WorkflowContext
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
 
@@ -140,14 +148,16 @@ class TrainingWorkflow(Construct):
             },
         )
         registered = registration.chain.next(result).next(sfn.Succeed(self, "Registered"))
-        gate = steps.quality_gate(ctx, model.quality_gate, evaluation, on_pass=registered, notify=self._notification)
+        gate = steps.quality_gate(
+            ctx, model.quality_gate, evaluation, on_pass=registered, notify=self._notification
+        )
 
         self.task_states: list[sfn.State] = list(registration.task_states)
         for step in (preprocessing, training, evaluation):
             if step is not None:
                 definition = definition.next(step.chain)
                 self.task_states.extend(step.task_states)
-        definition = self._validate_input(definition.next(gate))
+        start = self._validate_input(definition.next(gate))
 
         self.log_group = logs.LogGroup(
             self,
@@ -159,20 +169,45 @@ class TrainingWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "Resource",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            definition_body=sfn.DefinitionBody.from_chainable(start),
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             timeout=self._timeout(model),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Trains, evaluates, gates and registers model {model.name}",
         )
         for state in self.task_states:
             for statement in getattr(state, "task_policies", []):
                 self.state_machine.add_to_role_policy(statement)
-        artifact_bucket.grant_read(self.state_machine, f"{model.name}/runs/*")
-        encryption_key.grant_encrypt_decrypt(self.state_machine)
-        notification_topic.grant_publish(self.state_machine)
+        allow_objects(self.state_machine, artifact_bucket, f"{model.name}/runs/")
+        allow_key(self.state_machine, encryption_key)
+        allow_publish(self.state_machine, notification_topic, encryption_key)
+        justify_wildcards(
+            self,
+            [
+                Justification(
+                    f"Resource::arn:<AWS::Partition>:sagemaker:*:*:{kind}/{model.name}-*",
+                    f"SageMaker {kind}s of this model are named '{model.name}-<execution>-...' per run; "
+                    "the name prefix is the narrowest scope.",
+                )
+                for kind in ("training-job", "processing-job", "transform-job")
+            ]
+            + [
+                Justification(
+                    f"Resource::arn:<AWS::Partition>:sagemaker:*:*:model-package/{model_package_group_name}/*",
+                    "Model package versions are numbered by SageMaker inside the model's own group.",
+                ),
+                Justification(
+                    f"Resource::{{bucket}}/{model.name}/runs/*",
+                    "The workflow reads the evaluation report of its own run, under the model's runs/ prefix.",
+                ),
+                Justification("Resource::*", SERVICE_WIDE_REASON),
+            ],
+            values={"bucket": artifact_bucket.bucket_arn},
+        )
 
     def _validate_input(self, main: sfn.IChainable) -> sfn.Choice:
         invalid = sfn.Fail(

@@ -84,8 +84,11 @@ def default_preprocessing_step(ctx: WorkflowContext) -> Step | None:
         job_name_path=RunPaths.PREPROCESSING_JOB,
         inputs=[S3Channel("raw", ctx.data_channel_uri("").rstrip("/") + "/", f"{PROCESSING_ROOT}/input/raw")],
         outputs=[
-            S3Channel(channel, f"States.Format('{{}}{channel}/', {RunPaths.PROCESSED_PREFIX})",
-                      f"{PROCESSING_ROOT}/output/{channel}")
+            S3Channel(
+                channel,
+                f"States.Format('{{}}{channel}/', {RunPaths.PROCESSED_PREFIX})",
+                f"{PROCESSING_ROOT}/output/{channel}",
+            )
             for channel in channels
         ],
         result_path="$.preprocessing",
@@ -120,7 +123,8 @@ def default_training_step(ctx: WorkflowContext) -> Step:
     channels = [
         S3Channel(
             channel,
-            f"States.Format('{{}}{channel}/', {RunPaths.PROCESSED_PREFIX})" if preprocessed
+            f"States.Format('{{}}{channel}/', {RunPaths.PROCESSED_PREFIX})"
+            if preprocessed
             else ctx.data_channel_uri(channel),
             content_type=ctx.model.data.content_type,
         )
@@ -190,7 +194,8 @@ def evaluation_job_step(ctx: WorkflowContext) -> EvaluationStep:
     preprocessed = ctx.model.preprocessing is not None
     test_channel = ctx.model.data.channels[-1]
     test_uri = (
-        f"States.Format('{{}}{test_channel}/', {RunPaths.PROCESSED_PREFIX})" if preprocessed
+        f"States.Format('{{}}{test_channel}/', {RunPaths.PROCESSED_PREFIX})"
+        if preprocessed
         else ctx.data_channel_uri(test_channel)
     )
     evaluate = _processing_task(
@@ -199,7 +204,9 @@ def evaluation_job_step(ctx: WorkflowContext) -> EvaluationStep:
         settings=settings,
         job_name_path=RunPaths.EVALUATION_JOB,
         inputs=[
-            S3Channel("model", "$.training.ModelArtifacts.S3ModelArtifacts", f"{PROCESSING_ROOT}/input/model"),
+            S3Channel(
+                "model", "$.training.ModelArtifacts.S3ModelArtifacts", f"{PROCESSING_ROOT}/input/model"
+            ),
             S3Channel("test", test_uri, f"{PROCESSING_ROOT}/input/test"),
         ],
         outputs=[S3Channel("evaluation", RunPaths.EVALUATION_PREFIX, f"{PROCESSING_ROOT}/output/evaluation")],
@@ -270,16 +277,24 @@ def default_quality_gate(
             f"{requirement}. Nothing was registered.",
             [path],
         ).next(
-            sfn.Fail(ctx.scope, f"Rejected{index}", error="QualityGateRejected",
-                     cause=f"{rule.metric} does not meet {requirement}")
+            sfn.Fail(
+                ctx.scope,
+                f"Rejected{index}",
+                error="QualityGateRejected",
+                cause=f"{rule.metric} does not meet {requirement}",
+            )
         )
         missing = notify(
             f"NotifyMetricMissing{index}",
             f"Model {ctx.model.name} cannot be evaluated: metric {rule.metric} is missing from the {{}} output.",
             ["$.evaluation.source"],
         ).next(
-            sfn.Fail(ctx.scope, f"MetricMissing{index}", error="MetricMissing",
-                     cause=f"metric {rule.metric} is missing from the evaluation")
+            sfn.Fail(
+                ctx.scope,
+                f"MetricMissing{index}",
+                error="MetricMissing",
+                cause=f"metric {rule.metric} is missing from the evaluation",
+            )
         )
         choice = sfn.Choice(ctx.scope, f"Gate{index}", state_name=f"QualityGate {rule.key}")
         choice.when(sfn.Condition.not_(sfn.Condition.is_present(path)), missing)
@@ -289,8 +304,9 @@ def default_quality_gate(
     return next_state
 
 
-def default_registration_step(ctx: WorkflowContext, *, model_package_group_name: str,
-                              metric_path: Callable[[MetricThreshold], str]) -> Step:
+def default_registration_step(
+    ctx: WorkflowContext, *, model_package_group_name: str, metric_path: Callable[[MetricThreshold], str]
+) -> Step:
     """``CreateModelPackage`` in the model's group, PendingManualApproval, with the gate's metrics as
     customer metadata and the execution as client token (a retried state cannot register twice)."""
     environment: dict[str, str] = {}
@@ -324,11 +340,12 @@ def default_registration_step(ctx: WorkflowContext, *, model_package_group_name:
             f"{rule.metric}.$": f"States.JsonToString({metric_path(rule)})" for rule in ctx.model.quality_gate
         }
     if ctx.model.evaluation.source == "evaluation_job":
+        bucket = ctx.artifact_bucket.bucket_name
         parameters["ModelMetrics"] = {
             "ModelQuality": {
                 "Statistics": {
                     "ContentType": "application/json",
-                    "S3Uri.$": f"States.Format('s3://{ctx.artifact_bucket.bucket_name}/{{}}', {RunPaths.EVALUATION_KEY})",
+                    "S3Uri.$": f"States.Format('s3://{bucket}/{{}}', {RunPaths.EVALUATION_KEY})",
                 }
             }
         }
