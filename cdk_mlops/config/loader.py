@@ -86,9 +86,7 @@ def load_model_configs(paths: Iterable[Path]) -> dict[Path, ModelConfig]:
         if config.name in owners:
             raise ModelConfigError(
                 path,
-                [
-                    f"name: model {config.name!r} is already defined in {owners[config.name]} (got {config.name!r})"
-                ],
+                [f"name: model {config.name!r} is already defined in {owners[config.name]} (got {config.name!r})"],
             )
         owners[config.name] = path
         configs[path] = config

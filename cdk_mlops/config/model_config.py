@@ -41,9 +41,7 @@ class _Frozen(BaseModel):
 
 def _check_instance_type(value: str) -> str:
     if not INSTANCE_TYPE_PATTERN.match(value):
-        raise ValueError(
-            "must be a SageMaker instance type of the form 'ml.<family>.<size>', e.g. 'ml.m5.large'"
-        )
+        raise ValueError("must be a SageMaker instance type of the form 'ml.<family>.<size>', e.g. 'ml.m5.large'")
     return value
 
 
@@ -88,9 +86,7 @@ class SourceConfig(_Frozen):
                     "(arn:aws:codeconnections:<region>:<account>:connection/<id>)",
                 )
             if not CONNECTION_ARN_PATTERN.match(self.connection_arn):
-                raise FieldError(
-                    "connection_arn", self.connection_arn, "is not a CodeConnections connection ARN"
-                )
+                raise FieldError("connection_arn", self.connection_arn, "is not a CodeConnections connection ARN")
             if not self.repository or not re.match(r"^[\w.-]+/[\w.-]+$", self.repository):
                 raise FieldError("repository", self.repository, "must be 'owner/repo' for codeconnections")
         elif self.provider is SourceProvider.CODECOMMIT:
@@ -245,9 +241,7 @@ class EvaluationConfig(_Frozen):
     @model_validator(mode="after")
     def _job_needed(self) -> EvaluationConfig:
         if self.source == "evaluation_job" and self.job is None:
-            raise FieldError(
-                "job", None, "(script, instance_type) is required when source is 'evaluation_job'"
-            )
+            raise FieldError("job", None, "(script, instance_type) is required when source is 'evaluation_job'")
         return self
 
 
@@ -264,9 +258,7 @@ class AutoscalingConfig(_Frozen):
     @model_validator(mode="after")
     def _range(self) -> AutoscalingConfig:
         if self.max_capacity < self.min_capacity:
-            raise FieldError(
-                "max_capacity", self.max_capacity, f"is below min_capacity ({self.min_capacity})"
-            )
+            raise FieldError("max_capacity", self.max_capacity, f"is below min_capacity ({self.min_capacity})")
         return self
 
 
@@ -318,7 +310,9 @@ class EndpointVariantConfig(_Frozen):
     def _serverless_rules(self) -> EndpointVariantConfig:
         if self.serverless and self.autoscaling is not None:
             raise FieldError(
-                "autoscaling", self.autoscaling.model_dump(), "does not apply to serverless endpoints (they scale by concurrency)"
+                "autoscaling",
+                self.autoscaling.model_dump(),
+                "does not apply to serverless endpoints (they scale by concurrency)",
             )
         if self.serverless and self.traffic_shifting.type is not TrafficShiftingType.ALL_AT_ONCE:
             raise FieldError(

@@ -22,9 +22,9 @@ from constructs import Construct
 
 from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
 from cdk_mlops.constructs import workflow_steps
+from cdk_mlops.constructs.compliance import Justification, justify_wildcards
 from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
 from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
-from cdk_mlops.constructs.compliance import Justification, justify_wildcards
 from cdk_mlops.constructs.model_source import bind_source
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.smoke_test_workflow import SmokeTestWorkflow

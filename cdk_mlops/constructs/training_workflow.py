@@ -18,7 +18,6 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
-from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.compliance import (
     SERVICE_WIDE_REASON,
     Justification,
@@ -27,6 +26,7 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.workflow_context import WorkflowContext
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
