@@ -1,0 +1,935 @@
+"""Extensions of moto 5.2.5's Step Functions interpreter (LocalStack's, vendored) for local runs.
+
+Everything here reaches into moto internals, so the module refuses any moto other than
+:data:`PINNED_MOTO_VERSION`. :func:`install` applies all patches for one engine run and returns an
+``ExitStack`` that undoes them. What is patched, and why:
+
+* ``arn:aws:states:::sagemaker:*`` (moto forwards it as "unsupported"): a real optimized integration:
+  request-response for AWS's list of actions, ``.sync`` for training, processing and transform jobs
+  (create, then poll ``Describe*Job``), and AWS's error names (``SageMaker.AmazonSageMakerException``,
+  ``SageMaker.ResourceLimitExceededException``, ``SageMaker.ThrottlingException``...).
+* ``sagemaker:UpdateEndpoint``: moto has no such API; added to moto's SageMaker responses.
+* moto's SageMaker backend: job outcomes and API faults come from a :class:`SageMakerScript`.
+* ``aws-sdk:*``: parameters and results use AWS's PascalCase members (moto passed them through, so
+  ``aws-sdk:sfn:describeExecution`` failed); streamed bodies (``s3:getObject``'s ``Body``) become
+  strings and timestamps ISO-8601 strings; error prefixes use AWS's casing (``SageMaker.``,
+  ``CloudFormation.``, ``S3.``) and SageMaker errors are named like the optimized integration's.
+* ``lambda:invoke`` and function-ARN tasks: dispatched to in-process Python handlers.
+* ``sns:publish``: captured; a publish to a topic moto does not know succeeds unless topics are required.
+* ``Wait`` states, ``Retry`` intervals and ``.sync`` polling: recorded and not really slept.
+* ``Choice``: a comparison on a missing path fails with ``States.Runtime`` as on AWS (moto silently
+  treats it as false), unless the comparison is ``IsPresent``.
+* JSONPath: a definite path such as ``$.Stacks[0].StackStatus`` yields its value (moto wrapped it in a
+  one-item list); filters, wildcards and slices still yield lists.
+* the interpreter's boto3 clients are cached (moto rebuilt them, re-reading botocore's models, per run).
+"""
+
+# ruff: noqa: E402 - moto's internals are imported only after its version has been checked.
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import functools
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal, Protocol, cast
+from unittest import mock
+
+import moto
+
+PINNED_MOTO_VERSION: Final = "5.2.5"
+
+
+class UnsupportedMotoVersionError(RuntimeError):
+    """The installed moto is not the version these patches were written against."""
+
+
+if moto.__version__ != PINNED_MOTO_VERSION:
+    raise UnsupportedMotoVersionError(
+        f"cdk_mlops.local patches moto's Step Functions interpreter internals and supports moto "
+        f"{PINNED_MOTO_VERSION} only; moto {moto.__version__} is installed. Install "
+        f"'moto[stepfunctions,sagemaker,s3,sns,cloudformation]=={PINNED_MOTO_VERSION}', or port "
+        f"cdk_mlops/local/moto_patches.py to the new version and update PINNED_MOTO_VERSION."
+    )
+
+try:
+    import antlr4  # noqa: F401
+    import jsonpath_ng.ext as jsonpath_ext
+except ImportError as missing:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        f"moto's Step Functions interpreter needs {missing.name!r}: install "
+        f"'moto[stepfunctions]=={PINNED_MOTO_VERSION}' (it brings antlr4-python3-runtime and jsonpath-ng)."
+    ) from missing
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.model import OperationModel, ServiceModel
+from botocore.response import StreamingBody
+from moto.core import errors as moto_errors
+from moto.core.models import botocore_stubber
+from moto.core.responses import ActionResult
+from moto.core.utils import camelcase_to_underscores
+from moto.sagemaker import models as sagemaker_models
+from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
+from moto.sagemaker.responses import SageMakerResponse
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_operator_type import (
+    ComparisonOperatorType,
+)
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable import (
+    ComparisonVariable,
+)
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import (
+    NoSuchVariable,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    lambda_eval_utils,
+    state_task_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+    ResourceRuntimePart,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns import (
+    StateTaskServiceSns,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+from cdk_mlops.local.scenario import JobKind, JobOutcome, SageMakerScript
+
+__all__ = [
+    "PINNED_MOTO_VERSION",
+    "PatchHooks",
+    "StepContext",
+    "UnsupportedMotoVersionError",
+    "WaitKind",
+    "install",
+    "installed",
+    "sagemaker_error_name",
+]
+
+WaitKind = Literal["wait", "retry"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepContext:
+    """Where in which execution a patched call happens."""
+
+    execution_arn: str
+    state_name: str | None
+
+
+class PatchHooks(Protocol):
+    """What the patches need from the engine that installs them."""
+
+    @property
+    def script(self) -> SageMakerScript: ...
+
+    @property
+    def poll_interval_seconds(self) -> float: ...
+
+    @property
+    def strict_choice_paths(self) -> bool: ...
+
+    @property
+    def sns_require_topics(self) -> bool: ...
+
+    def on_wait(self, kind: WaitKind, seconds: float, context: StepContext) -> float:
+        """Records a requested wait; returns how many seconds to really wait."""
+        ...
+
+    def on_lambda_invoke(
+        self, function_name: str, qualifier: str | None, payload: bytes | None, context: StepContext | None
+    ) -> dict[str, Any]:
+        """Runs a Lambda function; returns an Invoke response with its ``Payload`` already parsed."""
+        ...
+
+    def on_sns_publish(self, parameters: Mapping[str, Any], context: StepContext) -> None:
+        """Records an ``sns:publish`` (``Message`` is always a string here)."""
+        ...
+
+
+_hooks_holder: list[PatchHooks] = []
+
+
+def installed() -> bool:
+    """True while some engine's patches are installed."""
+    return bool(_hooks_holder)
+
+
+def _hooks() -> PatchHooks:
+    if not _hooks_holder:
+        raise RuntimeError("cdk_mlops.local patches are not installed (no LocalEngine is running)")
+    return _hooks_holder[0]
+
+
+def _context_of(env: Environment) -> StepContext:
+    data = env.states.context_object.context_object_data
+    execution: Mapping[str, Any] = data.get("Execution") or {}
+    state: Mapping[str, Any] = data.get("State") or {}
+    return StepContext(str(execution.get("Id", "")), state.get("Name"))
+
+
+# -- error names ---------------------------------------------------------------------------------
+
+#: SageMaker error codes that AWS reports under their own name; the optimized integration reports all
+#: other codes (ValidationException...) as ``SageMaker.AmazonSageMakerException``. The first five are the
+#: error shapes of SageMaker's API model; throttling is named too, so a Retry on it matches.
+_SAGEMAKER_NAMED_ERRORS: Final = frozenset(
+    {
+        "ConflictException",
+        "ResourceAlreadyExists",
+        "ResourceInUse",
+        "ResourceLimitExceeded",
+        "ResourceNotFound",
+        "ThrottlingException",
+    }
+)
+OPTIMIZED_SAGEMAKER_GENERIC_ERROR: Final = "SageMaker.AmazonSageMakerException"
+SDK_SAGEMAKER_GENERIC_ERROR: Final = "SageMaker.SageMakerException"
+
+#: aws-sdk integration error prefixes as AWS spells them (moto only knows DynamoDb and Sfn).
+_SDK_SERVICE_ERROR_PREFIXES: Final[Mapping[str, str]] = {
+    "cloudformation": "CloudFormation",
+    "codepipeline": "CodePipeline",
+    "dynamodb": "DynamoDb",
+    "lambda": "Lambda",
+    "s3": "S3",
+    "sagemaker": "SageMaker",
+    "sfn": "Sfn",
+    "sns": "Sns",
+    "sqs": "Sqs",
+    "ssm": "Ssm",
+}
+
+
+def sagemaker_error_name(code: str, *, generic: str = OPTIMIZED_SAGEMAKER_GENERIC_ERROR) -> str:
+    """The Step Functions error name of a SageMaker API error code.
+
+    >>> sagemaker_error_name("ResourceLimitExceeded")
+    'SageMaker.ResourceLimitExceededException'
+    >>> sagemaker_error_name("ValidationException")
+    'SageMaker.AmazonSageMakerException'
+    """
+    if code in _SAGEMAKER_NAMED_ERRORS:
+        return f"SageMaker.{code if code.endswith('Exception') else code + 'Exception'}"
+    return generic
+
+
+def _client_error_parts(ex: ClientError) -> tuple[str, str, int, str]:
+    error = ex.response.get("Error", {})
+    metadata = ex.response.get("ResponseMetadata", {})
+    return (
+        str(error.get("Code", "Unknown")),
+        str(error.get("Message", "")),
+        int(metadata.get("HTTPStatusCode", 400)),
+        str(metadata.get("RequestId", "")),
+    )
+
+
+def _task_failed_details(details: TaskFailedEventDetails) -> EventDetails:
+    return cast(EventDetails, {"taskFailedEventDetails": details})
+
+
+def _task_failure(task: StateTaskService, env: Environment, error: str, cause: str) -> FailureEvent:
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=_task_failed_details(
+            TaskFailedEventDetails(
+                error=error,
+                cause=cause,
+                resource=task._get_sfn_resource(),
+                resourceType=task._get_sfn_resource_type(),
+            )
+        ),
+    )
+
+
+def _to_epoch_millis(value: Any) -> Any:
+    """SageMaker ``.sync`` outputs carry timestamps as epoch milliseconds, as on AWS."""
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {key: _to_epoch_millis(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_epoch_millis(item) for item in value]
+    return value
+
+
+def _to_sdk_json(value: Any) -> Any:
+    """aws-sdk results are JSON: streamed bodies become strings and timestamps ISO-8601 strings.
+
+    (moto keeps ``datetime`` objects in the state data, which then breaks ``DescribeExecution``.)
+    """
+    if isinstance(value, StreamingBody):
+        return value.read().decode("utf-8")
+    if isinstance(value, datetime.datetime):
+        utc = value.astimezone(datetime.timezone.utc) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if isinstance(value, dict):
+        return {key: _to_sdk_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_sdk_json(item) for item in value]
+    return value
+
+
+# -- the optimized SageMaker integration ---------------------------------------------------------
+
+#: Request-response actions of AWS's optimized SageMaker integration.
+_SAGEMAKER_ACTIONS: Final = frozenset(
+    {
+        "createendpoint",
+        "createendpointconfig",
+        "createhyperparametertuningjob",
+        "createlabelingjob",
+        "createmodel",
+        "createprocessingjob",
+        "createtrainingjob",
+        "createtransformjob",
+        "updateendpoint",
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _SyncJob:
+    name_parameter: str
+    describe_action: str
+    status_key: str
+
+
+_SYNC_JOBS: Final[Mapping[str, _SyncJob]] = {
+    "createtrainingjob": _SyncJob("TrainingJobName", "describe_training_job", "TrainingJobStatus"),
+    "createprocessingjob": _SyncJob("ProcessingJobName", "describe_processing_job", "ProcessingJobStatus"),
+    "createtransformjob": _SyncJob("TransformJobName", "describe_transform_job", "TransformJobStatus"),
+}
+_IN_PROGRESS_STATUSES: Final = frozenset({"InProgress", "Stopping"})
+
+
+class _LocalSageMakerService(StateTaskServiceCallback):
+    """``arn:aws:states:::sagemaker:<action>[.sync]`` against moto's SageMaker."""
+
+    def __init__(self) -> None:
+        patterns = cast("set[ResourceCondition]", {ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
+        super().__init__(supported_integration_patterns=patterns)
+
+    def _validate_service_integration_is_supported(self) -> None:
+        action = self.resource.api_action.lower()
+        if action not in _SAGEMAKER_ACTIONS:
+            raise ValueError(
+                f"The resource provided {self.resource.resource_arn} not recognized: the optimized "
+                f"SageMaker integration has no action {self.resource.api_action!r} (use aws-sdk:sagemaker)."
+            )
+        if self.resource.condition == ResourceCondition.Sync and action not in _SYNC_JOBS:
+            raise ValueError(
+                f"{self.resource.resource_arn}: the local engine runs .sync only for createTrainingJob, "
+                f"createProcessingJob and createTransformJob."
+            )
+        if self.resource.condition in {ResourceCondition.Sync2, ResourceCondition.WaitForTaskToken}:
+            raise ValueError(
+                f"{self.resource.resource_arn}: the optimized SageMaker integration supports request-response "
+                f"and .sync only."
+            )
+
+    def _client(self, runtime: ResourceRuntimePart, credentials: Any) -> Any:
+        return boto_client_for(region=runtime.region, service="sagemaker", state_credentials=credentials)
+
+    def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
+        if isinstance(ex, ClientError):
+            code, message, status, request_id = _client_error_parts(ex)
+            cause = (
+                f"{message} (Service: AmazonSageMaker; Status Code: {status}; Error Code: {code}; "
+                f"Request ID: {request_id}; Proxy: null)"
+            )
+            return _task_failure(self, env, sagemaker_error_name(code), cause)
+        failure: FailureEvent = super()._from_error(env=env, ex=ex)
+        return failure
+
+    def _eval_service_task(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        client = self._client(resource_runtime_part, state_credentials)
+        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
+        response.pop("ResponseMetadata", None)
+        env.stack.append(response)
+
+    def _build_sync_resolver(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> Callable[[], Any]:
+        env.stack.pop()  # the Create* response; the task's output is the final Describe* response
+        job = _SYNC_JOBS[self.resource.api_action.lower()]
+        job_name = normalised_parameters[job.name_parameter]
+        client = self._client(resource_runtime_part, state_credentials)
+
+        def resolve() -> dict[str, Any] | None:
+            described = getattr(client, job.describe_action)(**{job.name_parameter: job_name})
+            described.pop("ResponseMetadata", None)
+            if described[job.status_key] in _IN_PROGRESS_STATUSES:
+                return None
+            output: dict[str, Any] = _to_epoch_millis(described)
+            if described[job.status_key] == "Completed":
+                return output
+            failed = StatesErrorNameType.StatesTaskFailed
+            raise FailureEventException(
+                failure_event=FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=failed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=_task_failed_details(
+                        TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=failed.to_name(),
+                            cause=to_json_str(output),
+                        )
+                    ),
+                )
+            )
+
+        return resolve
+
+
+# -- aws-sdk, sns, lambda ------------------------------------------------------------------------
+
+
+@functools.cache
+def _service_model(boto_service_name: str) -> ServiceModel:
+    return _model_session().get_service_model(boto_service_name)
+
+
+@functools.cache
+def _model_session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+class _LocalAwsSdkService(StateTaskServiceAwsSdk):
+    """``aws-sdk:*`` with AWS's parameter and result casing, string bodies and AWS's error names.
+
+    AWS SDK integrations take and return PascalCase members even where the wire API is camelCase
+    (``aws-sdk:sfn:describeExecution`` takes ``ExecutionArn`` and returns ``Status``); moto's copy of the
+    interpreter passes parameters through unchanged, so such calls failed.
+    """
+
+    def _operation_model(self) -> OperationModel | None:
+        try:
+            model = _service_model(self._get_boto_service_name())
+            return model.operation_model(self.resource.api_action[0].upper() + self.resource.api_action[1:])
+        except Exception:  # unknown service or action: the call itself reports it, as on AWS
+            return None
+
+    def _normalise_parameters(
+        self,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        operation = self._operation_model()
+        if operation is not None and operation.input_shape is not None:
+            self._to_boto_request(parameters, operation.input_shape)
+
+    def _normalise_response(
+        self,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        operation = self._operation_model()
+        if operation is not None and operation.output_shape is not None and isinstance(response, dict):
+            self._from_boto_response(response, operation.output_shape)
+
+    @staticmethod
+    def _normalise_service_error_name(service_name: str) -> str:
+        return _SDK_SERVICE_ERROR_PREFIXES.get(service_name.lower(), service_name)
+
+    def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
+        if isinstance(ex, ClientError) and self.resource.api_name.lower() == "sagemaker":
+            code, message, status, request_id = _client_error_parts(ex)
+            cause = f"{message} (Service: SageMaker, Status Code: {status}, Request ID: {request_id})"
+            error = sagemaker_error_name(code, generic=SDK_SAGEMAKER_GENERIC_ERROR)
+            return _task_failure(self, env, error, cause)
+        failure: FailureEvent = super()._from_error(env=env, ex=ex)
+        return failure
+
+    def _eval_service_task(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
+        env.stack.append(_to_sdk_json(env.stack.pop()))
+
+
+class _LocalSnsService(StateTaskServiceSns):
+    """``sns:publish`` that reports every message to the engine."""
+
+    def _eval_service_task(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        hooks = _hooks()
+        message = normalised_parameters.get("Message")
+        if message is not None and not isinstance(message, str):
+            normalised_parameters["Message"] = to_json_str(message)
+        hooks.on_sns_publish(dict(normalised_parameters), _context_of(env))
+        try:
+            super()._eval_service_task(env, resource_runtime_part, normalised_parameters, state_credentials)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if hooks.sns_require_topics or code not in {"NotFound", "NotFoundException"}:
+                raise
+            env.stack.append({"MessageId": str(uuid.uuid4())})
+
+
+_ORIGINAL_SERVICE_FOR: Final = state_task_factory.state_task_service_for
+
+
+def _service_for(service_name: str) -> StateTaskService:
+    if service_name == "sagemaker":
+        return _LocalSageMakerService()
+    if service_name == "aws-sdk":
+        return _LocalAwsSdkService()
+    if service_name == "sns":
+        return _LocalSnsService()
+    service: StateTaskService = _ORIGINAL_SERVICE_FOR(service_name=service_name)
+    return service
+
+
+_lambda_context = threading.local()
+_ORIGINAL_EXECUTE_LAMBDA: Final = lambda_eval_utils.execute_lambda_function_integration
+
+
+def _execute_lambda_function_integration(
+    env: Environment, parameters: dict[str, Any], region: str, state_credentials: Any
+) -> None:
+    _lambda_context.value = _context_of(env)
+    try:
+        _ORIGINAL_EXECUTE_LAMBDA(env, parameters, region, state_credentials)
+    finally:
+        _lambda_context.value = None
+
+
+def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+    return _hooks().on_lambda_invoke(
+        str(parameters["FunctionName"]),
+        parameters.get("Qualifier"),
+        parameters.get("Payload"),
+        getattr(_lambda_context, "value", None),
+    )
+
+
+# -- waits and retries ---------------------------------------------------------------------------
+
+_retry_context = threading.local()
+_ORIGINAL_RETRIER_EVAL: Final = retrier_decl.RetrierDecl._eval_body
+
+
+def _retrier_eval_body(self: retrier_decl.RetrierDecl, env: Environment) -> None:
+    _retry_context.value = _context_of(env)
+    try:
+        _ORIGINAL_RETRIER_EVAL(self, env)
+    finally:
+        _retry_context.value = None
+
+
+class _RetryClock:
+    """Stands in for the ``time`` module inside ``retrier_decl``: retry intervals are recorded, not slept."""
+
+    def sleep(self, seconds: float) -> None:
+        context = getattr(_retry_context, "value", None) or StepContext("", None)
+        actual = _hooks().on_wait("retry", float(seconds), context)
+        if actual > 0:
+            time.sleep(actual)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> None:
+    actual = _hooks().on_wait("wait", float(wait_seconds), _context_of(env))
+    if actual > 0:
+        env.program_state_event.wait(actual)
+
+
+# -- Choice on a missing path --------------------------------------------------------------------
+
+_ORIGINAL_COMPARISON_EVAL: Final = ComparisonVariable._eval_body
+
+
+def _comparison_variable_eval_body(self: ComparisonVariable, env: Environment) -> None:
+    is_present = self.comparison_function.operator_type == ComparisonOperatorType.IsPresent
+    if is_present or not _hooks().strict_choice_paths:
+        _ORIGINAL_COMPARISON_EVAL(self, env)
+        return
+    self.variable.eval(env)
+    if isinstance(env.stack[-1], NoSuchVariable):
+        path = self.variable.string_sampler.literal_value
+        runtime = StatesErrorNameType.StatesRuntime
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=runtime),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=_task_failed_details(
+                    TaskFailedEventDetails(
+                        error=runtime.to_name(),
+                        cause=f"Invalid path '{path}': The choice state's condition path references an invalid value.",
+                    )
+                ),
+            )
+        )
+    self.comparison_function.eval(env)
+
+
+# -- moto's SageMaker: scripted jobs, faults, UpdateEndpoint -------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _JobAttributes:
+    create: str
+    describe: str
+    collection: str
+    name: str
+    status: str
+
+
+_JOB_ATTRIBUTES: Final[Mapping[JobKind, _JobAttributes]] = {
+    JobKind.TRAINING: _JobAttributes(
+        "create_training_job", "describe_training_job", "training_jobs", "training_job_name", "training_job_status"
+    ),
+    JobKind.PROCESSING: _JobAttributes(
+        "create_processing_job",
+        "describe_processing_job",
+        "processing_jobs",
+        "processing_job_name",
+        "processing_job_status",
+    ),
+    JobKind.TRANSFORM: _JobAttributes(
+        "create_transform_job",
+        "describe_transform_job",
+        "transform_jobs",
+        "transform_job_name",
+        "transform_job_status",
+    ),
+}
+
+
+@dataclasses.dataclass
+class _PendingJob:
+    job: Any
+    outcome: JobOutcome
+    polls_left: int
+
+
+class _JobOutcomes:
+    """Applies scripted outcomes to moto's job objects, holding back in-progress ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, _PendingJob] = {}
+
+    def created(self, kind: JobKind, job: Any) -> None:
+        attributes = _JOB_ATTRIBUTES[kind]
+        outcome = _hooks().script.outcome_for(kind, getattr(job, attributes.name))
+        if outcome.polls_in_progress == 0:
+            self._finish(kind, job, outcome)
+            return
+        setattr(job, attributes.status, "InProgress")
+        if kind is JobKind.TRAINING:
+            job.secondary_status = "Training"
+        with self._lock:
+            self._pending[id(job)] = _PendingJob(job, outcome, outcome.polls_in_progress)
+
+    def described(self, kind: JobKind, job: Any) -> None:
+        with self._lock:
+            pending = self._pending.get(id(job))
+            if pending is None or pending.job is not job:
+                return
+            if getattr(job, _JOB_ATTRIBUTES[kind].status) != "InProgress":  # stopped meanwhile
+                del self._pending[id(job)]
+                return
+            if pending.polls_left > 0:
+                pending.polls_left -= 1
+                return
+            del self._pending[id(job)]
+        self._finish(kind, job, pending.outcome)
+
+    @staticmethod
+    def _finish(kind: JobKind, job: Any, outcome: JobOutcome) -> None:
+        now = datetime.datetime.now(tz=datetime.timezone.utc)
+        setattr(job, _JOB_ATTRIBUTES[kind].status, outcome.status)
+        job.last_modified_time = now
+        if outcome.failure_reason is not None:
+            job.failure_reason = outcome.failure_reason
+        if kind is JobKind.TRAINING:
+            job.secondary_status = outcome.status
+            job.training_end_time = now
+            job.final_metric_data_list = [
+                {"MetricName": name, "Value": float(value), "Timestamp": now}
+                for name, value in outcome.final_metrics.items()
+            ]
+            if outcome.status != "Completed":
+                job.model_artifacts = None  # a job that did not complete reports no artifacts
+            elif outcome.model_artifacts is not None:
+                job.model_artifacts = {"S3ModelArtifacts": outcome.model_artifacts}
+
+
+def _wrap_create(outcomes: _JobOutcomes, kind: JobKind) -> Callable[..., Any]:
+    original = getattr(sagemaker_models.SageMakerModelBackend, _JOB_ATTRIBUTES[kind].create)
+
+    def create(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        job = original(backend, *args, **kwargs)
+        outcomes.created(kind, job)
+        return job
+
+    return create
+
+
+def _wrap_describe(outcomes: _JobOutcomes, kind: JobKind) -> Callable[..., Any]:
+    attributes = _JOB_ATTRIBUTES[kind]
+    original = getattr(sagemaker_models.SageMakerModelBackend, attributes.describe)
+
+    def describe(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        name = args[0] if args else next(iter(kwargs.values()), None)
+        job = getattr(backend, attributes.collection).get(name)
+        if job is not None:
+            outcomes.described(kind, job)
+        return original(backend, *args, **kwargs)
+
+    return describe
+
+
+_ORIGINAL_CALL_ACTION: Final = SageMakerResponse.call_action
+
+
+class _QuietErrorCodes(list[str]):
+    """moto's list of codes it serialises without warning, extended with the scripted fault codes."""
+
+    def __contains__(self, code: object) -> bool:
+        return super().__contains__(code) or (bool(_hooks_holder) and _hooks().script.is_fault_code(code))
+
+
+def _sagemaker_call_action(self: SageMakerResponse) -> Any:
+    action = self._get_action()
+    fault = _hooks().script.record_call(action)
+    if fault is not None:
+
+        def scripted_error() -> Any:
+            raise SagemakerClientError(fault.code, fault.message)
+
+        # An instance attribute shadows the action's method for this one request only.
+        setattr(self, camelcase_to_underscores(action), scripted_error)
+    return _ORIGINAL_CALL_ACTION(self)
+
+
+def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
+    backend = self.sagemaker_backend
+    endpoint_name = self._get_param("EndpointName")
+    config_name = self._get_param("EndpointConfigName")
+    endpoint = backend.endpoints.get(endpoint_name)
+    if endpoint is None:
+        arn = sagemaker_models.FakeEndpoint.arn_formatter(endpoint_name, backend.account_id, backend.region_name)
+        raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    config = backend.endpoint_configs.get(config_name)
+    if config is None:
+        arn = sagemaker_models.FakeEndpointConfig.arn_formatter(config_name, backend.account_id, backend.region_name)
+        raise ValidationError(message=f"Could not find endpoint configuration '{arn}'.")
+    if endpoint.endpoint_status not in {"InService", "Failed"}:
+        raise ValidationError(
+            message=f"Cannot update endpoint '{endpoint.arn}' while it is {endpoint.endpoint_status}."
+        )
+    endpoint.endpoint_config_name = config_name
+    endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+    endpoint.data_capture_config = config.data_capture_config
+    endpoint.endpoint_status = "InService"
+    endpoint.last_modified_time = datetime.datetime.now(tz=datetime.timezone.utc)
+    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+# -- JSONPath ------------------------------------------------------------------------------------
+
+_ORIGINAL_EXTRACT_JSON: Final = json_path_module.extract_json
+#: A filter, wildcard, deep scan, slice or union makes a JSONPath indefinite (its value is a list).
+_INDEFINITE_PATH: Final = re.compile(r"\[\s*\?|\*|\.\.|\[[^\]]*[:,][^\]]*\]")
+
+
+def _extract_json(path: str, data: Any) -> Any:
+    """moto's ``extract_json``, except that a definite path yields its value, not a one-item list.
+
+    moto 5.2.5 wraps the value in a list whenever the match's parent is an array element, so
+    ``$.Stacks[0].StackStatus`` gave ``["UPDATE_COMPLETE"]``; on AWS it gives ``"UPDATE_COMPLETE"``.
+    """
+    if _INDEFINITE_PATH.search(path):
+        return _ORIGINAL_EXTRACT_JSON(path, data)
+    matches = jsonpath_ext.parse(path).find(data)
+    if not matches:
+        raise json_path_module.NoSuchJsonPathError(json_path=path, data=data)
+    return matches[0].value
+
+
+# -- boto3 clients of the interpreter ------------------------------------------------------------
+
+_ORIGINAL_BOTO_CLIENT_FOR: Final = boto_client_module.boto_client_for
+_INTERPRETER_CLIENT_CONFIG: Final = Config(
+    parameter_validation=False,
+    retries={"max_attempts": 0, "total_max_attempts": 1},
+    connect_timeout=boto_client_module.TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+    read_timeout=boto_client_module.TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+)
+
+
+@functools.cache
+def _interpreter_session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+class _InterpreterClients:
+    """``boto_client_for`` with clients cached per engine run.
+
+    moto resets ``boto3.DEFAULT_SESSION`` at every start, so moto's version re-reads botocore's service
+    models (about 0.3 s for SageMaker's) in every test; one session for the process avoids that.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, region: str, service: str, state_credentials: Any = None) -> Any:
+        if not botocore_stubber.enabled:  # moto in server mode: keep moto's endpoint handling
+            return _ORIGINAL_BOTO_CLIENT_FOR(region=region, service=service, state_credentials=state_credentials)
+        with self._lock:
+            client = self._clients.get((region, service))
+            if client is None:
+                client = _interpreter_session().client(
+                    service,
+                    region_name=region,
+                    aws_access_key_id="ak",
+                    aws_secret_access_key="sk",
+                    config=_INTERPRETER_CLIENT_CONFIG,
+                )
+                self._clients[(region, service)] = client
+        return client
+
+
+boto_client_for: Callable[..., Any] = _ORIGINAL_BOTO_CLIENT_FOR
+
+
+def _patch_imported_name(stack: contextlib.ExitStack, name: str, original: Any, replacement: Any) -> None:
+    """Replaces ``name`` in every interpreter module that imported ``original`` under that name."""
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("moto.stepfunctions.parser") and getattr(module, name, None) is original:
+            stack.enter_context(mock.patch.object(module, name, replacement))
+
+
+def _patch_boto_client_for(stack: contextlib.ExitStack, clients: _InterpreterClients) -> None:
+    global boto_client_for
+    _patch_imported_name(stack, "boto_client_for", _ORIGINAL_BOTO_CLIENT_FOR, clients)
+    boto_client_for = clients
+
+    def restore() -> None:
+        global boto_client_for
+        boto_client_for = _ORIGINAL_BOTO_CLIENT_FOR
+
+    stack.callback(restore)
+
+
+# -- installation --------------------------------------------------------------------------------
+
+_install_lock = threading.Lock()
+
+
+def install(hooks: PatchHooks) -> contextlib.ExitStack:
+    """Applies every patch for ``hooks`` (one engine at a time); closing the stack undoes them."""
+    with _install_lock:
+        if _hooks_holder:
+            raise RuntimeError("another LocalEngine is running in this process; stop it first")
+        _hooks_holder.append(hooks)
+    stack = contextlib.ExitStack()
+    stack.callback(_hooks_holder.clear)
+    try:
+        patch = stack.enter_context
+        _patch_boto_client_for(stack, _InterpreterClients())
+        _patch_imported_name(stack, "extract_json", _ORIGINAL_EXTRACT_JSON, _extract_json)
+        patch(mock.patch.object(state_task_factory, "state_task_service_for", _service_for))
+        patch(
+            mock.patch.object(
+                lambda_eval_utils, "execute_lambda_function_integration", _execute_lambda_function_integration
+            )
+        )
+        patch(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", _invoke_lambda_function))
+        patch(
+            mock.patch.object(
+                state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", hooks.poll_interval_seconds
+            )
+        )
+        patch(mock.patch.object(retrier_decl, "time", _RetryClock()))
+        patch(mock.patch.object(retrier_decl.RetrierDecl, "_eval_body", _retrier_eval_body))
+        patch(mock.patch.object(WaitFunction, "_wait_interval", _wait_interval))
+        patch(mock.patch.object(ComparisonVariable, "_eval_body", _comparison_variable_eval_body))
+        patch(mock.patch.object(SageMakerResponse, "call_action", _sagemaker_call_action))
+        quiet_codes = _QuietErrorCodes(moto_errors.COMMON_ERROR_CODES)
+        patch(mock.patch.object(moto_errors, "COMMON_ERROR_CODES", quiet_codes))
+        patch(mock.patch.object(SageMakerResponse, "update_endpoint", _sagemaker_update_endpoint, create=True))
+        outcomes = _JobOutcomes()
+        for kind, attributes in _JOB_ATTRIBUTES.items():
+            backend_class = sagemaker_models.SageMakerModelBackend
+            patch(mock.patch.object(backend_class, attributes.create, _wrap_create(outcomes, kind)))
+            patch(mock.patch.object(backend_class, attributes.describe, _wrap_describe(outcomes, kind)))
+    except BaseException:
+        stack.close()
+        raise
+    return stack
