@@ -11,7 +11,12 @@ import functools
 
 from cdk_mlops.config.model_config import FrameworkConfig
 
-_SDK_FRAMEWORK_NAMES = {"xgboost": "xgboost", "sklearn": "sklearn", "pytorch": "pytorch", "tensorflow": "tensorflow"}
+_SDK_FRAMEWORK_NAMES = {
+    "xgboost": "xgboost",
+    "sklearn": "sklearn",
+    "pytorch": "pytorch",
+    "tensorflow": "tensorflow",
+}
 
 
 class ImageLookupError(ValueError):
@@ -19,14 +24,16 @@ class ImageLookupError(ValueError):
 
 
 @functools.lru_cache(maxsize=256)
-def framework_image_uri(framework: str, version: str, region: str, py_version: str, instance_type: str) -> str:
-    """The ECR image URI of a SageMaker framework container for training or inference on CPU."""
+def framework_image_uri(
+    framework: str, version: str, region: str, py_version: str, instance_type: str, scope: str = "training"
+) -> str:
+    """The ECR image URI of a SageMaker framework container for ``scope`` (training or inference)."""
     from sagemaker.core import image_uris  # deferred: a heavy import, only needed for framework images
 
     kwargs: dict[str, str] = {"region": region, "version": version, "instance_type": instance_type}
     if framework != "xgboost":
         kwargs["py_version"] = py_version
-        kwargs["image_scope"] = "training"
+        kwargs["image_scope"] = scope
     try:
         return str(image_uris.retrieve(_SDK_FRAMEWORK_NAMES[framework], **kwargs))
     except (ValueError, KeyError) as error:
@@ -35,9 +42,9 @@ def framework_image_uri(framework: str, version: str, region: str, py_version: s
         ) from None
 
 
-def resolve_image_uri(framework: FrameworkConfig, region: str, instance_type: str) -> str:
-    """``framework.image_uri`` when given, else the SDK's image for the framework and version."""
+def resolve_image_uri(framework: FrameworkConfig, region: str, instance_type: str, scope: str = "training") -> str:
+    """``framework.image_uri`` when given, else the SDK's ``scope`` image for the framework and version."""
     if framework.image_uri:
         return framework.image_uri
     assert framework.version is not None  # guaranteed by FrameworkConfig's validation
-    return framework_image_uri(framework.name, framework.version, region, framework.py_version, instance_type)
+    return framework_image_uri(framework.name, framework.version, region, framework.py_version, instance_type, scope)

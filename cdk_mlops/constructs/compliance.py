@@ -46,7 +46,7 @@ def render_token(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
-        (key, inner), = value.items()
+        ((key, inner),) = value.items()
         if key == "Ref":
             return f"<{inner}>"
         if key == "Fn::GetAtt":
@@ -81,9 +81,7 @@ def _escape_glob(text: str) -> str:
 
 @jsii.implements(IValidation)
 class _AcknowledgeJustifiedWildcards:
-    def __init__(
-        self, scope: Construct, justifications: Sequence[Justification], values: Mapping[str, str]
-    ) -> None:
+    def __init__(self, scope: Construct, justifications: Sequence[Justification], values: Mapping[str, str]) -> None:
         self.scope = scope
         self.justifications = list(justifications)
         self.values = dict(values)

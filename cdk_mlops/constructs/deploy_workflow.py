@@ -73,9 +73,7 @@ class DeployWorkflow(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.stack_name = stack_name
-        self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(
-            self, "CfnExecRole"
-        )
+        self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(self, "CfnExecRole")
         stack_arn = stack.format_arn(
             service="cloudformation",
             resource="stack",
@@ -142,9 +140,7 @@ class DeployWorkflow(Construct):
             result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
             result_path="$.stack",
         )
-        wait = sfn.Wait(
-            self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30))
-        )
+        wait = sfn.Wait(self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30)))
         deployed = sfn.Pass(
             self,
             "Deployed",
@@ -194,9 +190,7 @@ class DeployWorkflow(Construct):
         deployed.next(after)
 
         no_change = sfn.Choice(self, "AlreadyDeployed?")
-        no_change.when(
-            sfn.Condition.string_matches("$.error.Cause", "*No updates are to be performed*"), deployed
-        )
+        no_change.when(sfn.Condition.string_matches("$.error.Cause", "*No updates are to be performed*"), deployed)
         no_change.otherwise(failed)
         for task in (resolve, describe):
             task.add_retry(
@@ -241,9 +235,7 @@ class DeployWorkflow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             tracing_enabled=True,
             timeout=Duration.hours(6),
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Deploys the newest registered {model_name} package to {stage}",
         )

@@ -119,6 +119,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             model=model,
             steps=self,
             image_uri=self.image_uri(),
+            inference_image_uri=self.inference_image_uri(),
             artifact_bucket=artifact_bucket,
             encryption_key=encryption_key,
             notification_topic=notification_topic,
@@ -157,8 +158,13 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     def image_uri(self) -> str:
         """The training and inference image. Default: ``framework.image_uri``, or the SageMaker image of
         the framework and version in this stack's region."""
+        return resolve_image_uri(self.model.framework, Stack.of(self).region, self.model.training.instance_type)
+
+    def inference_image_uri(self) -> str:
+        """The image the registered model is served with. Default: ``framework.image_uri``, or the
+        framework's inference image (the same image as training for xgboost and sklearn)."""
         return resolve_image_uri(
-            self.model.framework, Stack.of(self).region, self.model.training.instance_type
+            self.model.framework, Stack.of(self).region, self.model.endpoints.production.instance_type, "inference"
         )
 
     def build_spec(self) -> dict[str, Any]:
@@ -192,9 +198,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         notify: Notify,
     ) -> sfn.IChainable:
         """Default: one Choice per ``quality_gate`` rule; a miss notifies and fails, registering nothing."""
-        return workflow_steps.default_quality_gate(
-            ctx, rules, evaluation.metric_path, on_pass=on_pass, notify=notify
-        )
+        return workflow_steps.default_quality_gate(ctx, rules, evaluation.metric_path, on_pass=on_pass, notify=notify)
 
     def registration_step(
         self, ctx: WorkflowContext, *, model_package_group_name: str, evaluation: EvaluationStep
@@ -282,8 +286,15 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
                     "CodePipeline's artifact store: aws-cdk-lib grants the pipeline and its action roles these "
                     "read/write actions on the pipeline's artifact bucket and key, as CodePipeline requires.",
                 )
-                for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*",
-                               "kms:ReEncrypt*", "kms:GenerateDataKey*")
+                for action in (
+                    "s3:GetObject*",
+                    "s3:GetBucket*",
+                    "s3:List*",
+                    "s3:DeleteObject*",
+                    "s3:Abort*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                )
             ]
             + [
                 Justification(
@@ -305,8 +316,15 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
                     "The CodeBuild action reads the source artifact and writes its output in the pipeline's "
                     "artifact bucket; aws-cdk-lib grants these actions for it.",
                 )
-                for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*",
-                               "kms:ReEncrypt*", "kms:GenerateDataKey*")
+                for action in (
+                    "s3:GetObject*",
+                    "s3:GetBucket*",
+                    "s3:List*",
+                    "s3:DeleteObject*",
+                    "s3:Abort*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                )
             ]
             + [Justification("Resource::{bucket}/*", "Pipeline artifacts are stored under generated keys.")],
             values={"bucket": self.artifact_bucket.bucket_arn},

@@ -103,9 +103,7 @@ class ModelBuildProject(Construct):
             encryption_key=encryption_key,
             cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
             timeout=timeout or Duration.minutes(30),
-            logging=codebuild.LoggingOptions(
-                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
-            ),
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)),
         )
         allow_objects(self.project, artifact_bucket, f"{model_name}/source/", write=True, list_prefix=True)
         allow_key(self.project, encryption_key)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Aspects, Aws, CfnCondition, CfnResource, Duration, IAspect, Stack
+from aws_cdk import Aspects, Aws, CfnCondition, CfnResource, Duration, IAspect
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -188,9 +188,7 @@ class ModelEndpoint(Construct):
         )
         return [errors, latency]
 
-    def _deployment_config(
-        self, alarm_names: Sequence[str]
-    ) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+    def _deployment_config(self, alarm_names: Sequence[str]) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         shifting = self.settings.traffic_shifting
         routing: dict[str, Any] = {
             "type": shifting.type.name,
@@ -238,9 +236,8 @@ class ModelEndpoint(Construct):
 
     @property
     def endpoint_arn(self) -> str:
-        return Stack.of(self).format_arn(
-            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
-        )
+        """The endpoint's ARN as SageMaker reports it (``Ref``): lowercase, unlike the generated name."""
+        return self.endpoint.ref
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Lets ``grantee`` call InvokeEndpoint (and the async/streaming variants) on this endpoint."""
@@ -254,9 +251,7 @@ class ModelEndpoint(Construct):
             resource_arns=[self.endpoint_arn],
         )
 
-    def metric(
-        self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None
-    ) -> cloudwatch.Metric:
+    def metric(self, metric_name: str, *, statistic: str = "Sum", period: Duration | None = None) -> cloudwatch.Metric:
         """A metric of this endpoint's variant in the ``AWS/SageMaker`` namespace."""
         return cloudwatch.Metric(
             namespace="AWS/SageMaker",
@@ -278,8 +273,6 @@ class ModelEndpoint(Construct):
         """``Invocation4XXErrors``, summed."""
         return self.metric("Invocation4XXErrors", period=period)
 
-    def metric_model_latency(
-        self, *, statistic: str = "p99", period: Duration | None = None
-    ) -> cloudwatch.Metric:
+    def metric_model_latency(self, *, statistic: str = "p99", period: Duration | None = None) -> cloudwatch.Metric:
         """``ModelLatency`` in microseconds, p99 by default."""
         return self.metric("ModelLatency", statistic=statistic, period=period)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -52,16 +53,16 @@ def bind_source(scope: Construct, settings: SourceConfig, output: codepipeline.A
         )
         trigger = codepipeline.TriggerProps(
             provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
-            git_configuration=codepipeline.GitConfiguration(
-                source_action=connection_action, push_filter=[push_filter]
-            ),
+            git_configuration=codepipeline.GitConfiguration(source_action=connection_action, push_filter=[push_filter]),
         )
         return BoundSource(connection_action, trigger, f"#{{{SOURCE_VARIABLES}.CommitId}}")
     if settings.provider is SourceProvider.CODECOMMIT:
         assert settings.repository
         repository: codecommit.IRepository
         if settings.create_repository:
-            repository = codecommit.Repository(scope, "Repository", repository_name=settings.repository)
+            created = codecommit.Repository(scope, "Repository", repository_name=settings.repository)
+            created.apply_removal_policy(RemovalPolicy.RETAIN)
+            repository = created
         else:
             repository = codecommit.Repository.from_repository_name(scope, "Repository", settings.repository)
         commit_action = actions.CodeCommitSourceAction(

@@ -73,9 +73,7 @@ class SageMakerExecutionRole(Construct):
         allow_key(self.role, encryption_key, KEY_DECRYPT if read_only else KEY_ENCRYPT_DECRYPT)
         if data_bucket is not None and data_prefix is not None:
             allow_objects(self.role, data_bucket, data_prefix, list_prefix=True)
-        repositories = sorted(
-            {arn for uri in image_uris if (arn := ecr_repository_arn(self, uri)) is not None}
-        )
+        repositories = sorted({arn for uri in image_uris if (arn := ecr_repository_arn(self, uri)) is not None})
         if repositories:
             self.role.add_to_policy(
                 iam.PolicyStatement(
@@ -88,9 +86,7 @@ class SageMakerExecutionRole(Construct):
                 )
             )
             # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
-            self.role.add_to_policy(
-                iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
-            )
+            self.role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[

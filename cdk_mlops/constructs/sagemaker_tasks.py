@@ -136,12 +136,8 @@ class _SageMakerJobTask(sfn.CustomState):
         if comment:
             state["Comment"] = comment
         super().__init__(scope, id, state_json=state)
-        self.add_retry(
-            errors=list(THROTTLING_ERRORS), interval=Duration.seconds(5), backoff_rate=2, max_attempts=4
-        )
-        self.add_retry(
-            errors=list(CAPACITY_ERRORS), interval=Duration.seconds(60), backoff_rate=2, max_attempts=3
-        )
+        self.add_retry(errors=list(THROTTLING_ERRORS), interval=Duration.seconds(5), backoff_rate=2, max_attempts=4)
+        self.add_retry(errors=list(CAPACITY_ERRORS), interval=Duration.seconds(60), backoff_rate=2, max_attempts=3)
         self.task_policies: list[iam.PolicyStatement] = []
 
 
@@ -252,9 +248,7 @@ class ProcessingJobTask(_SageMakerJobTask):
             ),
             iam.PolicyStatement(
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[
-                    _sync_event_rule_arn(self, "StepFunctionsGetEventsForSageMakerProcessingJobsRule")
-                ],
+                resources=[_sync_event_rule_arn(self, "StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
             ),
             _pass_role_statement(role),
         ]

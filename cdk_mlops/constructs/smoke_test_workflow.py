@@ -180,9 +180,7 @@ class SmokeTestWorkflow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(invoke.next(verdict)),
             tracing_enabled=True,
             timeout=Duration.minutes(30),
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Smoke-tests the {model_name} endpoint in {stack_name}",
         )

@@ -78,6 +78,7 @@ class TrainingWorkflow(Construct):
         steps: WorkflowSteps,
         image_uri: str,
         artifact_bucket: s3.IBucket,
+        inference_image_uri: str | None = None,
         encryption_key: kms.IKey,
         notification_topic: sns.ITopic,
         model_package_group_name: str,
@@ -125,6 +126,7 @@ class TrainingWorkflow(Construct):
             data_bucket=data_bucket,
             data_prefix=data_prefix,
             failure_handler=failure,
+            inference_image_uri=inference_image_uri or image_uri,
         )
         self.context = ctx
 
@@ -148,9 +150,7 @@ class TrainingWorkflow(Construct):
             },
         )
         registered = registration.chain.next(result).next(sfn.Succeed(self, "Registered"))
-        gate = steps.quality_gate(
-            ctx, model.quality_gate, evaluation, on_pass=registered, notify=self._notification
-        )
+        gate = steps.quality_gate(ctx, model.quality_gate, evaluation, on_pass=registered, notify=self._notification)
 
         self.task_states: list[sfn.State] = list(registration.task_states)
         for step in (preprocessing, training, evaluation):
@@ -173,9 +173,7 @@ class TrainingWorkflow(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             timeout=self._timeout(model),
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Trains, evaluates, gates and registers model {model.name}",
         )

@@ -51,6 +51,12 @@ class WorkflowContext:
     data_bucket: s3.IBucket
     data_prefix: str
     failure_handler: sfn.IChainable
+    inference_image_uri: str = ""
+
+    @property
+    def serving_image_uri(self) -> str:
+        """The image the registered model is served with (the training image unless one is given)."""
+        return self.inference_image_uri or self.image_uri
 
     @property
     def job_prefix(self) -> str:

@@ -157,8 +157,7 @@ def default_training_step(ctx: WorkflowContext) -> Step:
         network=dataclasses.replace(
             ctx.network,
             network_isolation=ctx.network.network_isolation or settings.network_isolation,
-            inter_container_encryption=ctx.network.inter_container_encryption
-            or settings.inter_container_encryption,
+            inter_container_encryption=ctx.network.inter_container_encryption or settings.inter_container_encryption,
         ),
         result_path="$.training",
     )
@@ -180,9 +179,7 @@ def training_metrics_step(ctx: WorkflowContext) -> EvaluationStep:
         },
         result_path="$.evaluation",
     )
-    return EvaluationStep(
-        sfn.Chain.start(extract), [], metric_path=lambda rule: f"$.evaluation.metrics.{rule.key}[0]"
-    )
+    return EvaluationStep(sfn.Chain.start(extract), [], metric_path=lambda rule: f"$.evaluation.metrics.{rule.key}[0]")
 
 
 def evaluation_job_step(ctx: WorkflowContext) -> EvaluationStep:
@@ -204,9 +201,7 @@ def evaluation_job_step(ctx: WorkflowContext) -> EvaluationStep:
         settings=settings,
         job_name_path=RunPaths.EVALUATION_JOB,
         inputs=[
-            S3Channel(
-                "model", "$.training.ModelArtifacts.S3ModelArtifacts", f"{PROCESSING_ROOT}/input/model"
-            ),
+            S3Channel("model", "$.training.ModelArtifacts.S3ModelArtifacts", f"{PROCESSING_ROOT}/input/model"),
             S3Channel("test", test_uri, f"{PROCESSING_ROOT}/input/test"),
         ],
         outputs=[S3Channel("evaluation", RunPaths.EVALUATION_PREFIX, f"{PROCESSING_ROOT}/output/evaluation")],
@@ -313,7 +308,7 @@ def default_registration_step(
     if ctx.model.training.entry_point:
         environment = {"SAGEMAKER_PROGRAM": ctx.model.training.entry_point}
     container: dict[str, object] = {
-        "Image": ctx.image_uri,
+        "Image": ctx.serving_image_uri,
         "ModelDataUrl.$": "$.training.ModelArtifacts.S3ModelArtifacts",
     }
     if environment:

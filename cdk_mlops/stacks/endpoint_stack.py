@@ -46,7 +46,9 @@ class ModelEndpointStack(Stack):
             description=f"The {model.name} model package to serve in {stage} (set by the model's pipeline)",
         )
         has_model = CfnCondition(
-            self, "HasModelPackage", expression=Fn.condition_not(Fn.condition_equals(self.model_package_arn, ""))
+            self,
+            "HasModelPackage",
+            expression=Fn.condition_not(Fn.condition_equals(self.model_package_arn, "")),
         )
         key = kms.Key.from_key_arn(self, "PlatformKey", encryption_key_arn)
         bucket = s3.Bucket.from_bucket_attributes(
@@ -62,11 +64,15 @@ class ModelEndpointStack(Stack):
             settings=settings,
             encryption_key=key,
             artifact_bucket=bucket,
-            image_uris=[resolve_image_uri(model.framework, self.region, settings.instance_type)],
+            image_uris=[resolve_image_uri(model.framework, self.region, settings.instance_type, "inference")],
             data_capture=model.endpoints.data_capture,
             content_type=model.endpoints.content_type,
             condition=has_model,
         )
-        output = CfnOutput(self, "EndpointName", value=self.endpoint.endpoint_name,
-                           description=f"The {stage} endpoint of {model.name}")
+        output = CfnOutput(
+            self,
+            "EndpointName",
+            value=self.endpoint.endpoint_name,
+            description=f"The {stage} endpoint of {model.name}",
+        )
         output.condition = has_model
