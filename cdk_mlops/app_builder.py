@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipe
     spec = importlib.util.spec_from_file_location(f"cdk_mlops_models.{config_path.parent.name}", module_path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and postponed annotations look their module up here
     spec.loader.exec_module(module)
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, MlPipelineBase)):

@@ -26,7 +26,9 @@ def state_machine_definitions(template: dict[str, Any]) -> dict[str, str]:
             continue
         definition = resource["Properties"]["DefinitionString"]
         if isinstance(definition, dict) and "Fn::Join" in definition:
-            definition = "".join(part if isinstance(part, str) else "<ref>" for part in definition["Fn::Join"][1])
+            definition = "".join(
+                part if isinstance(part, str) else "<ref>" for part in definition["Fn::Join"][1]
+            )
         found[logical_id] = definition
     return found
 
@@ -62,11 +64,27 @@ def summary(assembly: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cdk-mlops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    summary_parser = commands.add_parser("summary", help="describe the stacks of a synthesized cloud assembly")
+    summary_parser = commands.add_parser(
+        "summary", help="describe the stacks of a synthesized cloud assembly"
+    )
     summary_parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
+    dry_run_parser = commands.add_parser(
+        "dry-run", help="run a model's synthesized training workflow locally (moto) under a scenario"
+    )
+    dry_run_parser.add_argument("model", help="model name, e.g. churn-xgb")
+    dry_run_parser.add_argument(
+        "--scenario",
+        default="approve",
+        help="approve, reject, training-fails, throttled, preprocessing-fails or missing-evaluation",
+    )
+    dry_run_parser.add_argument("--models-dir", default="models", type=Path)
     args = parser.parse_args(argv)
     if args.command == "summary":
         print(summary(args.assembly))
+    elif args.command == "dry-run":
+        from cdk_mlops.local.dry_run import dry_run
+
+        return dry_run(args.model, args.scenario, args.models_dir)
     return 0
 
 

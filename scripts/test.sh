@@ -6,13 +6,15 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 
-echo "== ruff"; ruff check cdk_mlops lambda_src tests app.py bench
+echo "== ruff"; ruff check cdk_mlops lambda_src tests app.py scripts
 echo "== mypy"; mypy cdk_mlops lambda_src app.py
 echo "== pytest"; python -m pytest -p no:cacheprovider
 echo "== cdk synth (CloudFormation validation on)"
 rm -rf cdk.out
 cdk synth --quiet
 python -m cdk_mlops.cli summary cdk.out
+echo "== state machines: asl-validator, transitions, Retry/Catch on SageMaker tasks"
+python scripts/check_state_machines.py cdk.out
 echo "== wheel installs and synthesizes outside the repository"
 bash scripts/check_wheel.sh
 echo "all checks passed"

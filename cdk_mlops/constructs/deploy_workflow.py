@@ -97,7 +97,7 @@ class DeployWorkflow(Construct):
             "NotifyFailure",
             f"Deploying {model_name} to {stage} ({stack_name}) failed: {{}}: {{}}",
             ["$.error.Error", "$.error.Cause"],
-        ).next(sfn.Fail(self, "DeploymentFailed", error_path="$.error.Error", cause_path="$.error.Cause"))
+        ).next(sfn.Fail(self, "DeploymentFailed", error="DeploymentFailed", cause_path="$.error.Cause"))
 
         resolve = tasks.CallAwsService(
             self,
@@ -182,6 +182,12 @@ class DeployWorkflow(Construct):
                     )
                 ],
                 result_path=sfn.JsonPath.DISCARD,
+            )
+            approve.add_retry(
+                errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
+                interval=Duration.seconds(2),
+                backoff_rate=2,
+                max_attempts=4,
             )
             approve.add_catch(failed, result_path="$.error")
             after = approve.next(after)

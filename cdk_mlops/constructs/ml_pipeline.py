@@ -113,6 +113,8 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             encryption_key=encryption_key,
             build_spec=self.build_spec(),
         )
+        if data_bucket is None and model.data.bucket:
+            data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", model.data.bucket)
         self.training = TrainingWorkflow(
             self,
             "Training",

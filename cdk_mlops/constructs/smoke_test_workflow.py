@@ -143,7 +143,7 @@ class SmokeTestWorkflow(Construct):
         )
         invoke.add_catch(
             error_notification.next(
-                sfn.Fail(self, "SmokeTestError", error_path="$.error.Error", cause_path="$.error.Cause")
+                sfn.Fail(self, "SmokeTestError", error="SmokeTestError", cause_path="$.error.Cause")
             ),
             result_path="$.error",
         )

@@ -93,6 +93,8 @@ class TrainingWorkflow(Construct):
         self.notification_topic = notification_topic
         data_bucket = data_bucket or artifact_bucket
         data_prefix = data_prefix if data_prefix is not None else f"{model.name}/data/"
+        if data_prefix and not data_prefix.endswith("/"):
+            data_prefix += "/"
         if sagemaker_role is None:
             execution_role = SageMakerExecutionRole(
                 self,
@@ -113,7 +115,7 @@ class TrainingWorkflow(Construct):
             ["$$.Execution.Name", "$.error.Error", "$.error.Cause"],
         )
         failure = self.failure_notification.next(
-            sfn.Fail(self, "WorkflowFailed", error_path="$.error.Error", cause_path="$.error.Cause")
+            sfn.Fail(self, "WorkflowFailed", error="TrainingWorkflowFailed", cause_path="$.error.Cause")
         )
         ctx = WorkflowContext(
             scope=self,

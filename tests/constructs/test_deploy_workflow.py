@@ -194,7 +194,7 @@ def test_failures_notify_and_fail_with_the_error(production) -> None:
         ]
         assert states[name]["Retry"][0]["BackoffRate"] == 2
     assert states["NotifyFailure"]["Next"] == "DeploymentFailed"
-    assert states["DeploymentFailed"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert states["DeploymentFailed"] == {"Type": "Fail", "Error": "DeploymentFailed", "CausePath": "$.error.Cause"}
 
 
 @pytest.mark.parametrize("workflow", ["MlPipelineDeployStaging", "MlPipelineDeployProduction"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from cdk_mlops.config import parse_model_config
@@ -21,6 +22,7 @@ from cdk_mlops_testing import (
     construct_resource,
     example_config_data,
     only_resource,
+    role_statements,
 )
 
 STAGES = ["Source", "BuildAndTest", "Train", "DeployStaging", "SmokeTest", "ManualApproval", "DeployProduction"]
@@ -255,7 +257,7 @@ def source_variants() -> dict[str, dict[str, Any]]:
         "s3": {"provider": "s3", "bucket": "churn-source", "object_key": "churn-xgb/source.zip"},
     }
     app = cdk.App(builtin_cloud_formation_validation=False)
-    stacks = {}
+    stacks: dict[str, ModelPipelineStack] = {}
     for name, source in sources.items():
         data = example_config_data("churn-xgb")
         data["source"] = source
@@ -269,6 +271,10 @@ def source_variants() -> dict[str, dict[str, Any]]:
             production_stack_name="Mlops-churn-xgb-Production",
             env=cdk.Environment(account=ACCOUNT, region=REGION),
         )
+    # A release manager who may start the CodeCommit variant's pipeline and training workflow.
+    operator = iam.Role(stacks["codecommit"], "ReleaseManager", assumed_by=iam.AccountRootPrincipal())
+    stacks["codecommit"].pipeline.grant_start(operator)
+    stacks["codecommit"].pipeline.training.grant_start_execution(operator)
     return {name: Template.from_stack(stack).to_json() for name, stack in stacks.items()}
 
 
@@ -320,3 +326,30 @@ def test_s3_source_uses_an_s3_action_started_by_object_events(source_variants) -
     assert action(properties, "Train")["Configuration"]["Input"] == (
         '{"PipelineExecutionId":"#{codepipeline.PipelineExecutionId}","SourceRevision":"#{SourceVariables.VersionId}"}'
     )
+
+
+def test_grant_start_lets_a_principal_start_releases_of_this_pipeline_only(source_variants) -> None:
+    template = source_variants["codecommit"]
+    pipeline_id, _ = only_resource(template, "AWS::CodePipeline::Pipeline")
+    training_id, _ = construct_resource(template, "AWS::StepFunctions::StateMachine", "MlPipelineTraining")
+    operator_id, _ = construct_resource(template, "AWS::IAM::Role", "ReleaseManager")
+    granted = {
+        action: statement.body["Resource"]
+        for statement in role_statements(template, operator_id)
+        for action in statement.actions
+    }
+
+    assert granted == {
+        "codepipeline:StartPipelineExecution": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    f":codepipeline:{REGION}:{ACCOUNT}:",
+                    {"Ref": pipeline_id},
+                ],
+            ]
+        },
+        "states:StartExecution": {"Ref": training_id},
+    }

@@ -394,3 +394,41 @@ def test_serverless_model_endpoint_has_no_alarms_or_scaling(standalone) -> None:
         "AWS::SageMaker::EndpointConfig",
         "AWS::SageMaker::Model",
     ]
+
+
+# ---- frameworks with a separate inference image ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pytorch_production() -> dict[str, Any]:
+    """The production endpoint stack of a PyTorch model (its inference image differs from training)."""
+    from cdk_mlops.config import parse_model_config
+    from cdk_mlops.stacks.endpoint_stack import ModelEndpointStack
+    from cdk_mlops_testing import example_config_data
+
+    data = example_config_data("iris-sklearn")
+    data.update(
+        name="torch-demo", framework={"name": "pytorch", "version": "2.1", "py_version": "py310"}, pipeline_class=None
+    )
+    data["endpoints"]["production"] = {"instance_type": "ml.m5.large"}
+    app = cdk.App(builtin_cloud_formation_validation=False)
+    stack = ModelEndpointStack(
+        app,
+        "Torch-Production",
+        model=parse_model_config(data, "models/torch-demo/model.yaml"),
+        stage="production",
+        artifact_bucket_arn=BUCKET_ARN,
+        encryption_key_arn=KEY_ARN,
+        env=cdk.Environment(account=ACCOUNT, region=REGION),
+    )
+    return Template.from_stack(stack).to_json()
+
+
+def test_hosting_role_may_pull_the_inference_image(pytorch_production) -> None:
+    model = properties(pytorch_production, "AWS::SageMaker::Model")
+    role_id = model["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    pulls = [s for s in role_statements(pytorch_production, role_id) if s.allows("ecr:BatchGetImage")]
+
+    assert sorted(render(resource) for s in pulls for resource in s.resources) == [
+        "arn:${AWS::Partition}:ecr:eu-west-1:763104351884:repository/pytorch-inference"
+    ]

@@ -75,7 +75,7 @@ def test_an_error_running_the_test_notifies_and_fails(smoke) -> None:
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifySmokeTestError"}
     ]
     assert states["NotifySmokeTestError"]["Next"] == "SmokeTestError"
-    assert states["SmokeTestError"] == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    assert states["SmokeTestError"] == {"Type": "Fail", "Error": "SmokeTestError", "CausePath": "$.error.Cause"}
     assert states["InvokeSmokeTest"]["Retry"][0]["BackoffRate"] == 2
 
 
