@@ -55,23 +55,26 @@ def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipe
     file_name, _, class_name = reference.partition(":")
     module_path = config_path.parent / file_name
     if not class_name or not file_name.endswith(".py"):
-        raise ModelConfigError(
-            config_path, [f"pipeline_class: must be '<file>.py:<ClassName>' (got {reference!r})"]
-        )
+        raise ModelConfigError(config_path, [f"pipeline_class: must be '<file>.py:<ClassName>' (got {reference!r})"])
     if not module_path.is_file():
         raise ModelConfigError(config_path, [f"pipeline_class: no file {module_path} (got {reference!r})"])
     spec = importlib.util.spec_from_file_location(f"cdk_mlops_models.{config_path.parent.name}", module_path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses and postponed annotations look their module up here
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the model author's code: any failure is a configuration error
+        del sys.modules[spec.name]
+        raise ModelConfigError(
+            config_path,
+            [f"pipeline_class: {module_path} failed to import: {type(error).__name__}: {error} (got {reference!r})"],
+        ) from None
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, MlPipelineBase)):
         raise ModelConfigError(
             config_path,
-            [
-                f"pipeline_class: {class_name} in {module_path} is not an MlPipeline subclass (got {reference!r})"
-            ],
+            [f"pipeline_class: {class_name} in {module_path} is not an MlPipeline subclass (got {reference!r})"],
         )
     return cls
 
@@ -80,9 +83,7 @@ def _check_images(path: Path, config: ModelConfig, region: str) -> None:
     try:
         resolve_image_uri(config.framework, region, config.training.instance_type)
     except ImageLookupError as error:
-        raise ModelConfigError(
-            path, [f"framework.version: {error} (got {config.framework.version!r})"]
-        ) from None
+        raise ModelConfigError(path, [f"framework.version: {error} (got {config.framework.version!r})"]) from None
 
 
 def enable_compliance_checks(app: cdk.App) -> bool:
@@ -123,9 +124,7 @@ def build_app(
         unknown = sorted(set(only) - {config.name for config in configs.values()})
         if unknown:
             known = ", ".join(sorted(config.name for config in configs.values()))
-            raise ModelConfigError(
-                Path(models_dir), [f"models: no model named {', '.join(unknown)} (known: {known})"]
-            )
+            raise ModelConfigError(Path(models_dir), [f"models: no model named {', '.join(unknown)} (known: {known})"])
     chosen = [(path, config) for path, config in configs.items() if only is None or config.name in only]
     classes = {}
     for path, config in chosen:

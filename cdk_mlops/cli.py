@@ -26,9 +26,7 @@ def state_machine_definitions(template: dict[str, Any]) -> dict[str, str]:
             continue
         definition = resource["Properties"]["DefinitionString"]
         if isinstance(definition, dict) and "Fn::Join" in definition:
-            definition = "".join(
-                part if isinstance(part, str) else "<ref>" for part in definition["Fn::Join"][1]
-            )
+            definition = "".join(part if isinstance(part, str) else "<ref>" for part in definition["Fn::Join"][1])
         found[logical_id] = definition
     return found
 
@@ -64,9 +62,7 @@ def summary(assembly: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cdk-mlops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    summary_parser = commands.add_parser(
-        "summary", help="describe the stacks of a synthesized cloud assembly"
-    )
+    summary_parser = commands.add_parser("summary", help="describe the stacks of a synthesized cloud assembly")
     summary_parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
     dry_run_parser = commands.add_parser(
         "dry-run", help="run a model's synthesized training workflow locally (moto) under a scenario"

@@ -60,6 +60,7 @@ class SageMakerExecutionRole(Construct):
         data_bucket: s3.IBucket | None = None,
         data_prefix: str | None = None,
         read_only: bool = False,
+        vpc_access: bool = False,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -113,6 +114,25 @@ class SageMakerExecutionRole(Construct):
                 conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
             )
         )
+        if vpc_access:
+            # SageMaker creates and removes the jobs' network interfaces in the caller's VPC; these EC2
+            # actions have no resource-level scoping for that use.
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeVpcs",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeSecurityGroups",
+                    ],
+                    resources=["*"],
+                )
+            )
         justify_wildcards(
             self,
             [
@@ -132,7 +152,8 @@ class SageMakerExecutionRole(Construct):
                 Justification(
                     "Resource::*",
                     "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions "
-                    "(PutMetricData is limited to the /aws/sagemaker/* namespaces by condition).",
+                    "(PutMetricData is limited to the /aws/sagemaker/* namespaces by condition); in a VPC, the "
+                    "network-interface actions SageMaker performs for the jobs cannot be scoped either.",
                 ),
             ],
             values={"bucket": artifact_bucket.bucket_arn, "data": (data_bucket or artifact_bucket).bucket_arn},

@@ -102,9 +102,11 @@ class TrainingWorkflow(Construct):
                 model_name=model.name,
                 artifact_bucket=artifact_bucket,
                 encryption_key=encryption_key,
-                image_uris=[image_uri],
+                image_uris=[image_uri]
+                + [job.image_uri for job in (model.preprocessing, model.evaluation.job) if job and job.image_uri],
                 data_bucket=data_bucket,
                 data_prefix=data_prefix,
+                vpc_access=network is not None and network.vpc is not None,
             )
             sagemaker_role = execution_role.role
         self.sagemaker_role = sagemaker_role

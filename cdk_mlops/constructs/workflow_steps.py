@@ -20,6 +20,7 @@ from cdk_mlops.constructs.sagemaker_tasks import ProcessingJobTask, S3Channel, S
 from cdk_mlops.constructs.workflow_context import RunPaths, WorkflowContext
 
 PROCESSING_ROOT = "/opt/ml/processing"
+CODE_CHANNEL_PATH = "/opt/ml/input/data/code"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +132,12 @@ def default_training_step(ctx: WorkflowContext) -> Step:
         for channel in ctx.model.data.channels
     ]
     hyperparameters = script_mode_hyperparameters(ctx)
-    if settings.entry_point:
+    isolated = ctx.network.network_isolation or settings.network_isolation
+    if settings.entry_point and isolated:
+        # An isolated container cannot fetch its code from S3: SageMaker hands it over as a channel.
+        channels.append(S3Channel("code", RunPaths.SOURCE_DIR))
+        hyperparameters["sagemaker_submit_directory"] = json.dumps(f"{CODE_CHANNEL_PATH}/sourcedir.tar.gz")
+    elif settings.entry_point:
         hyperparameters["sagemaker_submit_directory.$"] = f"States.JsonToString({RunPaths.SOURCE_DIR})"
     spot = None
     if settings.spot:
@@ -156,7 +162,7 @@ def default_training_step(ctx: WorkflowContext) -> Step:
         encryption_key=ctx.encryption_key,
         network=dataclasses.replace(
             ctx.network,
-            network_isolation=ctx.network.network_isolation or settings.network_isolation,
+            network_isolation=isolated,
             inter_container_encryption=ctx.network.inter_container_encryption or settings.inter_container_encryption,
         ),
         result_path="$.training",

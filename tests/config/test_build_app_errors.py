@@ -119,3 +119,18 @@ def test_models_context_still_validates_the_files_it_does_not_build(tmp_path: Pa
     assert error.path == broken_path
     assert error.problems[0].startswith("framework.name: unknown framework;")
     assert error.problems[0].endswith("(got 'keras')")
+
+
+def test_pipeline_class_file_that_fails_to_import_is_reported_as_a_config_error(tmp_path: Path) -> None:
+    data = example_config_data("churn-xgb")
+    data["pipeline_class"] = "pipeline.py:ChurnPipeline"
+    path = write_model(tmp_path, "churn-xgb", data)
+    (path.parent / "pipeline.py").write_text("class ChurnPipeline(MlPipeline:\n    pass\n", encoding="utf-8")
+
+    error = build_error(tmp_path)
+
+    assert error.path == path
+    assert len(error.problems) == 1
+    assert error.problems[0].startswith("pipeline_class: ")
+    assert str(path.parent / "pipeline.py") in error.problems[0]
+    assert error.problems[0].endswith("(got 'pipeline.py:ChurnPipeline')")

@@ -25,6 +25,8 @@ from cdk_mlops_testing import (
     definition,
     example_config_data,
     happy_path,
+    render,
+    role_statements,
     state_machine,
 )
 
@@ -491,33 +493,65 @@ def test_workflow_timeout_covers_every_job_plus_an_hour(churn, iris) -> None:
     assert iris["TimeoutSeconds"] == (30 + 60 + 60 + 60) * 60
 
 
-# ---- frameworks with separate training and inference images ----------------------------------------
+# ---- variants: inference images, own processing images, data location, network isolation ----------
+
+OWN_PREPROCESSING_IMAGE = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/iris-preprocessing:3"
+OWN_EVALUATION_IMAGE = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/iris-evaluation:7"
+DATA_BUCKET = "churn-training-data"
+ARTIFACT_BUCKET_NAME = BUCKET_ARN.removeprefix("arn:aws:s3:::")
 
 
 @pytest.fixture(scope="module")
-def pytorch_workflow() -> dict[str, Any]:
-    """The training workflow of a PyTorch script-mode model in a pipeline stack of its own."""
-    data = example_config_data("iris-sklearn")
-    data.update(
+def variants() -> dict[str, dict[str, Any]]:
+    """Pipeline templates, in one app of their own, of a PyTorch script-mode model (``torch``), of
+    iris-sklearn with its own preprocessing and evaluation images (``own_images``), of churn-xgb
+    reading its data from another bucket (``data_bucket``) or another prefix (``data_prefix``), and of
+    iris-sklearn training with network isolation (``isolated``)."""
+    torch = example_config_data("iris-sklearn")
+    torch.update(
         name="torch-demo",
         framework={"name": "pytorch", "version": "2.1", "py_version": "py310"},
         pipeline_class=None,
     )
-    data["source"]["path"] = "models/torch-demo"
-    config = parse_model_config(data, "models/torch-demo/model.yaml")
+    torch["source"]["path"] = "models/torch-demo"
+    own_images = example_config_data("iris-sklearn")
+    own_images["pipeline_class"] = None
+    own_images["preprocessing"]["image_uri"] = OWN_PREPROCESSING_IMAGE
+    own_images["evaluation"]["job"]["image_uri"] = OWN_EVALUATION_IMAGE
+    data_bucket = example_config_data("churn-xgb")
+    data_bucket["data"] = {"bucket": DATA_BUCKET}
+    data_prefix = example_config_data("churn-xgb")
+    data_prefix["data"] = {"prefix": "datasets/churn"}
+    isolated = example_config_data("iris-sklearn")
+    isolated["pipeline_class"] = None
+    isolated["training"]["network_isolation"] = True
     app = cdk.App(builtin_cloud_formation_validation=False)
-    stack = ModelPipelineStack(
-        app,
-        "TorchPipeline",
-        model=config,
-        artifact_bucket_arn=BUCKET_ARN,
-        encryption_key_arn=KEY_ARN,
-        staging_stack_name="Torch-Staging",
-        production_stack_name="Torch-Production",
-        pipeline_class=MlPipeline,
-        env=cdk.Environment(account=ACCOUNT, region=REGION),
-    )
-    return definition(Template.from_stack(stack).to_json(), "MlPipelineTraining")
+    stacks = {
+        name: ModelPipelineStack(
+            app,
+            f"Variant-{name.replace('_', '-')}",
+            model=parse_model_config(data, f"models/{data['name']}/model.yaml"),
+            artifact_bucket_arn=BUCKET_ARN,
+            encryption_key_arn=KEY_ARN,
+            staging_stack_name=f"{data['name']}-Staging",
+            production_stack_name=f"{data['name']}-Production",
+            pipeline_class=MlPipeline,
+            env=cdk.Environment(account=ACCOUNT, region=REGION),
+        )
+        for name, data in (
+            ("torch", torch),
+            ("own_images", own_images),
+            ("data_bucket", data_bucket),
+            ("data_prefix", data_prefix),
+            ("isolated", isolated),
+        )
+    }
+    return {name: Template.from_stack(stack).to_json() for name, stack in stacks.items()}
+
+
+@pytest.fixture(scope="module")
+def pytorch_workflow(variants) -> dict[str, Any]:
+    return definition(variants["torch"], "MlPipelineTraining")
 
 
 def test_pytorch_model_trains_with_the_training_image(pytorch_workflow) -> None:
@@ -532,3 +566,146 @@ def test_pytorch_model_package_is_served_by_the_inference_image(pytorch_workflow
     assert [container["Image"] for container in containers] == [
         "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
     ]
+
+
+def test_processing_jobs_run_their_own_images_when_configured(variants) -> None:
+    workflow = definition(variants["own_images"], "MlPipelineTraining")
+
+    assert workflow["States"]["Preprocess"]["Parameters"]["AppSpecification"]["ImageUri"] == OWN_PREPROCESSING_IMAGE
+    assert workflow["States"]["Evaluate"]["Parameters"]["AppSpecification"]["ImageUri"] == OWN_EVALUATION_IMAGE
+    assert workflow["States"]["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"] == SKLEARN_IMAGE
+
+
+def test_sagemaker_role_may_pull_every_image_its_jobs_run(variants) -> None:
+    template = variants["own_images"]
+    role_id, _ = construct_resource(template, "AWS::IAM::Role", "MlPipelineTrainingSageMakerRole")
+    pulls = [s for s in role_statements(template, role_id) if s.allows("ecr:BatchGetImage")]
+
+    assert sorted(render(resource) for s in pulls for resource in s.resources) == [
+        f"arn:${{AWS::Partition}}:ecr:eu-west-1:{ACCOUNT}:repository/iris-evaluation",
+        f"arn:${{AWS::Partition}}:ecr:eu-west-1:{ACCOUNT}:repository/iris-preprocessing",
+        "arn:${AWS::Partition}:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
+    ]
+
+
+def test_training_reads_the_data_bucket_named_in_the_config(variants) -> None:
+    workflow = definition(variants["data_bucket"], "MlPipelineTraining")
+    channels = workflow["States"]["Train"]["Parameters"]["InputDataConfig"]
+
+    assert [channel["DataSource"]["S3DataSource"]["S3Uri"] for channel in channels] == [
+        f"s3://{DATA_BUCKET}/churn-xgb/data/train/",
+        f"s3://{DATA_BUCKET}/churn-xgb/data/validation/",
+    ]
+
+
+def test_sagemaker_role_may_read_the_data_bucket_named_in_the_config(variants) -> None:
+    template = variants["data_bucket"]
+    role_id, _ = construct_resource(template, "AWS::IAM::Role", "MlPipelineTrainingSageMakerRole")
+    reads = {
+        render(resource)
+        for s in role_statements(template, role_id)
+        if s.allows("s3:GetObject")
+        for resource in s.resources
+    }
+
+    # The bucket's ARN may be literal (arn:aws:...) or partition-aware (arn:${AWS::Partition}:...).
+    assert [read for read in sorted(reads) if read.endswith(f":s3:::{DATA_BUCKET}/churn-xgb/data/*")] != []
+
+
+def test_data_prefix_without_trailing_slash_still_holds_the_channels(variants) -> None:
+    workflow = definition(variants["data_prefix"], "MlPipelineTraining")
+    channels = workflow["States"]["Train"]["Parameters"]["InputDataConfig"]
+
+    assert [channel["DataSource"]["S3DataSource"]["S3Uri"] for channel in channels] == [
+        f"s3://{ARTIFACT_BUCKET_NAME}/datasets/churn/train/",
+        f"s3://{ARTIFACT_BUCKET_NAME}/datasets/churn/validation/",
+    ]
+
+
+def test_isolated_script_mode_training_gets_its_code_as_an_input_channel(variants) -> None:
+    """A network-isolated container cannot download ``sourcedir.tar.gz`` from S3 itself; the SageMaker
+    SDK passes the code as the ``code`` channel and points ``sagemaker_submit_directory`` at it."""
+    train = definition(variants["isolated"], "MlPipelineTraining")["States"]["Train"]["Parameters"]
+    channels = {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"].get("S3Uri.$")
+        for channel in train["InputDataConfig"]
+    }
+
+    assert train["EnableNetworkIsolation"] is True
+    assert channels.get("code") == "$.run.source_dir"
+    assert train["HyperParameters"].get("sagemaker_submit_directory") == '"/opt/ml/input/data/code/sourcedir.tar.gz"'
+
+
+# ---- jobs in a VPC ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vpc_template() -> dict[str, Any]:
+    """churn-xgb's ``MlPipeline`` with its SageMaker jobs placed in the isolated subnets of a VPC."""
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_s3 as s3
+
+    from cdk_mlops.config import load_model_config
+    from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
+    from cdk_mlops_testing import MODELS_DIR
+
+    app = cdk.App(builtin_cloud_formation_validation=False)
+    stack = cdk.Stack(app, "VpcJobs", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    vpc = ec2.Vpc(
+        stack,
+        "Network",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="jobs", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+    group = ec2.SecurityGroup(stack, "JobsGroup", vpc=vpc)
+    key = kms.Key.from_key_arn(stack, "Key", KEY_ARN)
+    bucket = s3.Bucket.from_bucket_attributes(stack, "Bucket", bucket_arn=BUCKET_ARN, encryption_key=key)
+    MlPipeline(
+        stack,
+        "MlPipeline",
+        model=load_model_config(MODELS_DIR / "churn-xgb" / "model.yaml"),
+        artifact_bucket=bucket,
+        encryption_key=key,
+        staging_stack_name="Mlops-churn-xgb-Staging",
+        production_stack_name="Mlops-churn-xgb-Production",
+        network=JobNetworkConfig(
+            vpc=vpc,
+            subnet_selection=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[group],
+        ),
+    )
+    return Template.from_stack(stack).to_json()
+
+
+def test_training_job_runs_in_the_configured_subnets_and_security_groups(vpc_template) -> None:
+    workflow = definition(vpc_template, "MlPipelineTraining")
+    subnets = sorted(
+        key for key, resource in vpc_template["Resources"].items() if resource["Type"] == "AWS::EC2::Subnet"
+    )
+    group_id, _ = construct_resource(vpc_template, "AWS::EC2::SecurityGroup", "JobsGroup")
+
+    assert len(subnets) == 2
+    assert workflow["States"]["Train"]["Parameters"]["VpcConfig"] == {
+        "Subnets": [f"${{{subnet}}}" for subnet in subnets],
+        "SecurityGroupIds": [f"${{{group_id}.GroupId}}"],
+    }
+
+
+def test_sagemaker_role_may_create_the_network_interfaces_of_jobs_in_a_vpc(vpc_template) -> None:
+    role_id, _ = construct_resource(vpc_template, "AWS::IAM::Role", "MlPipelineTrainingSageMakerRole")
+    actions = {action for statement in role_statements(vpc_template, role_id) for action in statement.actions}
+
+    # What SageMaker needs to attach a training or processing job to a VPC.
+    assert {
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    } <= actions
