@@ -71,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dry_run_parser.add_argument(
         "--scenario",
         default="approve",
-        help="approve, reject, training-fails, throttled, preprocessing-fails or missing-evaluation",
+        help="training: approve, reject, training-fails, throttled, preprocessing-fails, missing-evaluation; "
+        "whole release: release, smoke-fails, rollback",
     )
     dry_run_parser.add_argument("--models-dir", default="models", type=Path)
     args = parser.parse_args(argv)

@@ -41,6 +41,7 @@ __all__ = [
     "ScenarioResult",
     "TokenResolver",
     "load_assembly_templates",
+    "prepare_training_run",
     "resolve_state_machines",
     "run_smoke_test_scenario",
     "run_training_scenario",
@@ -425,6 +426,47 @@ def _bucket_of(workflow: ResolvedWorkflow) -> str:
     return FAKE_BUCKET
 
 
+def prepare_training_run(
+    engine: LocalEngine,
+    model: str,
+    workflow: ResolvedWorkflow,
+    scenario: str,
+    *,
+    execution_name: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Seeds ``engine`` for one training run under ``scenario``: the model package group, the
+    packaged code, scripted job outcomes and (for evaluation jobs) ``evaluation.json``. Returns the
+    execution name and input to run the training workflow with."""
+    name = execution_name or f"local-{uuid.uuid4().hex[:8]}"
+    evaluation_job = _uses_evaluation_job(workflow)
+    metrics = scenario_metrics(workflow, reject=scenario == "reject")
+    engine.client("sagemaker").create_model_package_group(ModelPackageGroupName=model)
+    bucket = _bucket_of(workflow)
+    engine.s3_put_json(bucket, f"{model}/source/README.json", {"seeded": "by cdk_mlops.local.harness"})
+    script = engine.sagemaker
+    if scenario == "preprocessing-fails":
+        script.script_processing_job(
+            JobOutcome.failed("ClientError: preprocess.py exited with code 1: no input data"),
+            name_contains="-prep",
+        )
+    if scenario == "training-fails":
+        script.script_training_job(
+            JobOutcome.failed("AlgorithmError: ExecuteUserScriptError: out of memory (exit code 137)")
+        )
+    else:
+        training_metrics: dict[str, float] = {}
+        if not evaluation_job:
+            for key, metric_name in _training_metric_names(workflow).items():
+                if key in metrics:
+                    training_metrics[metric_name] = float(metrics[key])
+        script.script_training_job(JobOutcome.completed(training_metrics))
+    if scenario == "throttled":
+        script.throttle("CreateTrainingJob", times=2)
+    if evaluation_job and scenario != "missing-evaluation":
+        engine.s3_put_json(bucket, f"{model}/runs/{name}/evaluation/evaluation.json", metrics)
+    return name, {"PipelineExecutionId": "local-build-0001"}
+
+
 def run_training_scenario(
     model: str,
     scenario: str,
@@ -447,37 +489,13 @@ def run_training_scenario(
         raise ScenarioError(f"scenario {scenario!r} needs a model with an evaluation job; {model} has none")
 
     name = execution_name or f"local-{uuid.uuid4().hex[:8]}"
-    metrics = scenario_metrics(workflow, reject=scenario == "reject")
     start = time.perf_counter()
     with LocalEngine() as engine:
-        engine.client("sagemaker").create_model_package_group(ModelPackageGroupName=model)
-        bucket = _bucket_of(workflow)
-        engine.s3_put_json(bucket, f"{model}/source/README.json", {"seeded": "by cdk_mlops.local.harness"})
+        name, run_input = prepare_training_run(engine, model, workflow, scenario, execution_name=name)
         script = engine.sagemaker
-        if scenario == "preprocessing-fails":
-            script.script_processing_job(
-                JobOutcome.failed("ClientError: preprocess.py exited with code 1: no input data"),
-                name_contains="-prep",
-            )
-        if scenario == "training-fails":
-            script.script_training_job(
-                JobOutcome.failed("AlgorithmError: ExecuteUserScriptError: out of memory (exit code 137)")
-            )
-        else:
-            training_metrics: dict[str, float] = {}
-            if not evaluation_job:
-                for key, metric_name in _training_metric_names(workflow).items():
-                    if key in metrics:
-                        training_metrics[metric_name] = float(metrics[key])
-            script.script_training_job(JobOutcome.completed(training_metrics))
-        if scenario == "throttled":
-            script.throttle("CreateTrainingJob", times=2)
-        if evaluation_job and scenario != "missing-evaluation":
-            key = f"{model}/runs/{name}/evaluation/evaluation.json"
-            engine.s3_put_json(bucket, key, metrics)
         result = engine.run(
             workflow.definition_json,
-            input={"PipelineExecutionId": "local-build-0001"},
+            input=run_input,
             name=name,
             state_machine_name=workflow.logical_id,
             on_event=on_event,

@@ -1,0 +1,69 @@
+"""A whole release on the laptop: the synthesized training, deploy and smoke-test workflows run in
+pipeline order, with the real smoke-test handler against a moto endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdk_mlops.cli import main
+from cdk_mlops.local.release import run_release_scenario
+from cdk_mlops_testing import MODELS_DIR
+
+DEPLOYED = ["ResolveModelPackage", "UpdateEndpointStack", "WaitForStack", "DescribeEndpointStack", "StackUpdated?",
+            "Deployed"]
+
+
+@pytest.mark.parametrize("model", ["churn-xgb", "iris-sklearn"])
+def test_release_deploys_both_stages_and_approves_the_package(model: str) -> None:
+    release = run_release_scenario(model, "release", models_dir=str(MODELS_DIR))
+
+    assert release.succeeded
+    assert release.executions["deploy_staging"].states_entered == [*DEPLOYED, "Done"]
+    assert release.executions["smoke_test"].states_entered == ["InvokeSmokeTest", "Passed?", "SmokeTestPassed"]
+    assert release.executions["deploy_production"].states_entered == [*DEPLOYED, "ApproveModelPackage", "Done"]
+    [(arn, package)] = release.model_packages.items()
+    assert arn == f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{model}/1"
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert {stage: p["ModelPackageArn"] for stage, p in release.stack_parameters.items()} == {
+        "staging": arn,
+        "production": arn,
+    }
+    assert release.notifications == []
+
+
+def test_failed_smoke_test_stops_before_production_and_leaves_the_package_pending() -> None:
+    release = run_release_scenario("churn-xgb", "smoke-fails", models_dir=str(MODELS_DIR))
+
+    assert not release.succeeded
+    assert list(release.executions) == ["training", "deploy_staging", "smoke_test"]
+    smoke = release.executions["smoke_test"]
+    assert smoke.status == "FAILED"
+    assert smoke.error == "SmokeTestFailed"
+    assert release.stack_parameters["production"]["ModelPackageArn"] == ""
+    [package] = release.model_packages.values()
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    [notification] = release.notifications
+    assert "is Failed, not InService" in notification.message
+    assert "CannotStartContainerError" in notification.message
+
+
+def test_rolled_back_staging_update_fails_the_deployment_and_notifies() -> None:
+    release = run_release_scenario("churn-xgb", "rollback", models_dir=str(MODELS_DIR))
+
+    deploy = release.executions["deploy_staging"]
+    assert list(release.executions) == ["training", "deploy_staging"]
+    assert deploy.error == "DeploymentRolledBack"
+    assert deploy.states_entered[-2:] == ["NotifyRolledBack", "RolledBack"]
+    [notification] = release.notifications
+    assert notification.message.endswith("rolled back: stack status UPDATE_ROLLBACK_COMPLETE")
+    [package] = release.model_packages.values()
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+def test_cli_dry_run_of_a_failing_release_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["dry-run", "churn-xgb", "--scenario", "smoke-fails", "--models-dir", str(MODELS_DIR)])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "smoke_test         FAILED (SmokeTestFailed" in out
+    assert "deploy_production  not run" in out
