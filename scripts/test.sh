@@ -12,6 +12,8 @@ echo "== pytest"; python -m pytest -p no:cacheprovider
 echo "== cdk synth (CloudFormation validation on)"
 rm -rf cdk.out
 cdk synth --quiet
+echo "== security scans: checkov and cfn-lint (any finding fails)"
+bash scripts/scan.sh cdk.out
 python -m cdk_mlops.cli summary cdk.out
 echo "== state machines: asl-validator, transitions, Retry/Catch on SageMaker tasks"
 python scripts/check_state_machines.py cdk.out

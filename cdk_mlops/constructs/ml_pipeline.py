@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Aspects, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -24,6 +24,7 @@ from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
 from cdk_mlops.constructs import workflow_steps
 from cdk_mlops.constructs.compliance import Justification, justify_wildcards
 from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
+from cdk_mlops.constructs.explicit_actions import ExplicitActions
 from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
 from cdk_mlops.constructs.model_source import bind_source
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
@@ -280,25 +281,12 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             ],
             triggers=[source.trigger] if source.trigger else None,
         )
+        # aws-cdk-lib grants the pipeline, its action roles and the build read/write on the artifact store
+        # with wildcard actions (s3:GetObject*, kms:GenerateDataKey*, ...); make them explicit.
+        Aspects.of(self).add(ExplicitActions())
         justify_wildcards(
             pipeline,
             [
-                Justification(
-                    f"Action::{action}",
-                    "CodePipeline's artifact store: aws-cdk-lib grants the pipeline and its action roles these "
-                    "read/write actions on the pipeline's artifact bucket and key, as CodePipeline requires.",
-                )
-                for action in (
-                    "s3:GetObject*",
-                    "s3:GetBucket*",
-                    "s3:List*",
-                    "s3:DeleteObject*",
-                    "s3:Abort*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                )
-            ]
-            + [
                 Justification(
                     "Resource::{bucket}/*",
                     "Pipeline artifacts are stored under keys CodePipeline generates per execution.",
@@ -312,23 +300,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         )
         justify_wildcards(
             self.build,
-            [
-                Justification(
-                    f"Action::{action}",
-                    "The CodeBuild action reads the source artifact and writes its output in the pipeline's "
-                    "artifact bucket; aws-cdk-lib grants these actions for it.",
-                )
-                for action in (
-                    "s3:GetObject*",
-                    "s3:GetBucket*",
-                    "s3:List*",
-                    "s3:DeleteObject*",
-                    "s3:Abort*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                )
-            ]
-            + [Justification("Resource::{bucket}/*", "Pipeline artifacts are stored under generated keys.")],
+            [Justification("Resource::{bucket}/*", "Pipeline artifacts are stored under generated keys.")],
             values={"bucket": self.artifact_bucket.bucket_arn},
         )
         return pipeline

@@ -218,6 +218,7 @@ def evaluation_job_step(ctx: WorkflowContext) -> EvaluationStep:
         "ReadEvaluationReport",
         service="s3",
         action="getObject",
+        iam_action="s3:GetObject",
         parameters={"Bucket": ctx.artifact_bucket.bucket_name, "Key.$": RunPaths.EVALUATION_KEY},
         iam_resources=[ctx.artifact_bucket.arn_for_objects(f"{ctx.model_prefix}runs/*")],
         result_selector={"report.$": "States.StringToJson($.Body)"},

@@ -130,7 +130,7 @@ def _fail_endpoint(endpoint_name: str) -> None:
 
     endpoint = sagemaker_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].endpoints[endpoint_name]
     endpoint.endpoint_status = "Failed"
-    endpoint.failure_reason = "CannotStartContainerError: the container exited during startup"
+    setattr(endpoint, "failure_reason", "CannotStartContainerError: the container exited during startup")  # noqa: B010 (typed None in moto)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,9 @@ class PlatformStack(Stack):
 
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        # S3 server access logging is granted to logging.s3.amazonaws.com in the access-log bucket's
+        # policy, not with the legacy LogDeliveryWrite ACL (cfn-lint W3045), whatever the app's flags.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         self.encryption_key = kms.Key(
             self,
             "Key",
