@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -20,6 +20,7 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 
 MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
@@ -82,15 +83,13 @@ class DeployWorkflow(Construct):
         )
 
         def notify(state_id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
-            return tasks.SnsPublish(
+            return notification(
                 self,
                 state_id,
                 topic=notification_topic,
                 subject=f"cdk-mlops: {model_name} {stage}",
-                message=sfn.TaskInput.from_text(
-                    sfn.JsonPath.format(template, *(sfn.JsonPath.string_at(p) for p in paths))
-                ),
-                result_path=sfn.JsonPath.DISCARD,
+                template=template,
+                paths=paths,
             )
 
         failed = notify(
@@ -228,22 +227,13 @@ class DeployWorkflow(Construct):
         )
         definition = resolve.next(update).next(wait).next(describe).next(poll)
 
-        self.log_group = logs.LogGroup(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "Logs",
+            definition=definition,
             encryption_key=encryption_key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "Resource",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            tracing_enabled=True,
             timeout=Duration.hours(6),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Deploys the newest registered {model_name} package to {stage}",
+            log_retention=log_retention,
         )
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(

@@ -20,6 +20,7 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 from cdk_mlops.lambda_code import lambda_code_dir
 
 
@@ -114,32 +115,22 @@ class SmokeTestWorkflow(Construct):
             result_path="$.smokeTest",
             retry_on_service_exceptions=True,
         )
-        failed_notification = tasks.SnsPublish(
+        subject = f"cdk-mlops: {model_name} smoke test"
+        failed_notification = notification(
             self,
             "NotifySmokeTestFailed",
             topic=notification_topic,
-            subject=f"cdk-mlops: {model_name} smoke test",
-            message=sfn.TaskInput.from_text(
-                sfn.JsonPath.format(
-                    f"Smoke test of {model_name} in {stack_name} failed: {{}}",
-                    sfn.JsonPath.string_at("$.smokeTest.result.reason"),
-                )
-            ),
-            result_path=sfn.JsonPath.DISCARD,
+            subject=subject,
+            template=f"Smoke test of {model_name} in {stack_name} failed: {{}}",
+            paths=["$.smokeTest.result.reason"],
         )
-        error_notification = tasks.SnsPublish(
+        error_notification = notification(
             self,
             "NotifySmokeTestError",
             topic=notification_topic,
-            subject=f"cdk-mlops: {model_name} smoke test",
-            message=sfn.TaskInput.from_text(
-                sfn.JsonPath.format(
-                    f"Smoke test of {model_name} in {stack_name} could not run: {{}}: {{}}",
-                    sfn.JsonPath.string_at("$.error.Error"),
-                    sfn.JsonPath.string_at("$.error.Cause"),
-                )
-            ),
-            result_path=sfn.JsonPath.DISCARD,
+            subject=subject,
+            template=f"Smoke test of {model_name} in {stack_name} could not run: {{}}: {{}}",
+            paths=["$.error.Error", "$.error.Cause"],
         )
         invoke.add_catch(
             error_notification.next(
@@ -167,22 +158,13 @@ class SmokeTestWorkflow(Construct):
                 )
             )
         )
-        self.log_group = logs.LogGroup(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "Logs",
+            definition=invoke.next(verdict),
             encryption_key=encryption_key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "Resource",
-            definition_body=sfn.DefinitionBody.from_chainable(invoke.next(verdict)),
-            tracing_enabled=True,
             timeout=Duration.minutes(30),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Smoke-tests the {model_name} endpoint in {stack_name}",
+            log_retention=log_retention,
         )
         allow_publish(self.state_machine, notification_topic, encryption_key)
         allow_key(self.state_machine, encryption_key)

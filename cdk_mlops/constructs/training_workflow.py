@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -29,6 +29,7 @@ from cdk_mlops.constructs.compliance import (
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.workflow_context import WorkflowContext
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
 
 
@@ -163,23 +164,13 @@ class TrainingWorkflow(Construct):
                 self.task_states.extend(step.task_states)
         start = self._validate_input(definition.next(gate))
 
-        self.log_group = logs.LogGroup(
+        self.state_machine, self.log_group = logged_state_machine(
             self,
-            "Logs",
+            definition=start,
             encryption_key=encryption_key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "Resource",
-            definition_body=sfn.DefinitionBody.from_chainable(start),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
             timeout=self._timeout(model),
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(encryption_key),
             comment=f"Trains, evaluates, gates and registers model {model.name}",
+            log_retention=log_retention,
         )
         for state in self.task_states:
             for statement in getattr(state, "task_policies", []):
@@ -246,14 +237,13 @@ class TrainingWorkflow(Construct):
         }
 
     def _notification(self, id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
-        message = sfn.JsonPath.format(template, *(sfn.JsonPath.string_at(path) for path in paths))
-        return tasks.SnsPublish(
+        return notification(
             self,
             id,
             topic=self.notification_topic,
             subject=f"cdk-mlops: {self.model.name}",
-            message=sfn.TaskInput.from_text(message),
-            result_path=sfn.JsonPath.DISCARD,
+            template=template,
+            paths=paths,
         )
 
     @staticmethod
