@@ -15,6 +15,7 @@ from constructs import Construct
 
 from cdk_mlops.config.loader import ModelConfigError, find_model_files, load_model_configs
 from cdk_mlops.config.model_config import ModelConfig
+from cdk_mlops.constructs.compliance import WILDCARD_ACKS_CONTEXT, acknowledge_wildcards_in
 from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
 from cdk_mlops.images import ImageLookupError, resolve_image_uri
 from cdk_mlops.stacks.endpoint_stack import ModelEndpointStack
@@ -87,11 +88,19 @@ def _check_images(path: Path, config: ModelConfig, region: str) -> None:
 
 
 def enable_compliance_checks(app: cdk.App) -> bool:
-    """Runs cdk-nag's AwsSolutions pack on every synth (findings fail it), unless ``-c nag=false``."""
+    """Runs cdk-nag's AwsSolutions pack on every synth (findings fail it), unless ``-c nag=false``.
+
+    Call it before creating stacks: it sets the context flag ``WILDCARD_ACKS_CONTEXT`` on the app, and
+    only stacks that see the flag acknowledge their justified wildcard findings (with cdk-nag off,
+    ``justify_wildcards`` does no work). Stacks that already exist are covered as well."""
     if str(app.node.try_get_context("nag")).lower() in ("false", "0", "no", "off"):
         return False
     from cdk_nag import AwsSolutionsChecks
 
+    if app.node.children:  # context can only be set before the first child; cover the existing stacks
+        acknowledge_wildcards_in(app)
+    else:
+        app.node.set_context(WILDCARD_ACKS_CONTEXT, True)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks())
     return True
 

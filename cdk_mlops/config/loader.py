@@ -13,6 +13,9 @@ from cdk_mlops.config.model_config import FieldError, ModelConfig
 
 MODEL_FILE_NAME = "model.yaml"
 
+# libyaml's loader when PyYAML was built with it (several times faster); same safe subset of YAML.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class ModelConfigError(ValueError):
     """A model file that cannot become a pipeline. The message names the file, the field and the value."""
@@ -60,15 +63,26 @@ def parse_model_config(data: Any, path: Path | str) -> ModelConfig:
         raise ModelConfigError(path, _format_validation_error(error)) from None
 
 
+def _detailed_yaml_error(path: Path, error: yaml.YAMLError) -> yaml.YAMLError:
+    """libyaml's error, or the pure-Python parser's, which also quotes the offending line."""
+    if _SafeLoader is yaml.SafeLoader:
+        return error
+    try:
+        yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as detailed:
+        return detailed
+    return error
+
+
 def load_model_config(path: Path | str) -> ModelConfig:
     """Reads and validates one ``model.yaml``."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # a safe loader
     except OSError as error:
         raise ModelConfigError(path, [f"<file>: cannot be read ({error.strerror})"]) from None
     except yaml.YAMLError as error:
-        raise ModelConfigError(path, [f"<file>: is not valid YAML ({error})"]) from None
+        raise ModelConfigError(path, [f"<file>: is not valid YAML ({_detailed_yaml_error(path, error)})"]) from None
     return parse_model_config(data, path)
 
 

@@ -7,13 +7,24 @@ cross-stack references are resolved. ``justify_wildcards`` therefore registers a
 after references are resolved, renders each wildcard of the construct's own policies the way cdk-nag
 does, and acknowledges exactly those findings that match a justification, with its reason. A
 wildcard nobody justified stays a finding and fails synthesis.
+
+That work only matters when cdk-nag runs, so it happens only then: ``enable_compliance_checks(app)``
+(``cdk_mlops.app_builder``) sets the context flag ``WILDCARD_ACKS_CONTEXT`` on the app, and
+``justify_wildcards`` registers nothing in a stack that does not see it. Call it before creating the
+stacks (it also covers stacks that already exist when it is called); an app that adds cdk-nag some
+other way sets the flag itself (``app.node.set_context(WILDCARD_ACKS_CONTEXT, True)`` before creating
+stacks, or ``cdk synth -c cdk-mlops:acknowledge-wildcards=true``). Each stack gets one validation
+that handles every justification registered in it: one ``resolve`` for all their values and policy
+documents, and one ``acknowledge`` call per policy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import json
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -79,30 +90,83 @@ def _escape_glob(text: str) -> str:
     return "".join(f"[{char}]" if char in "*?[]" else char for char in text)
 
 
+WILDCARD_ACKS_CONTEXT = "cdk-mlops:acknowledge-wildcards"
+"""Context flag: when true, ``justify_wildcards`` acknowledges the justified cdk-nag findings."""
+
+_STACK_ATTRIBUTE = "_cdk_mlops_wildcard_justifications"
+
+
+def _ref(obj: Any) -> str:
+    """The jsii object id: the same construct can come back as different Python proxies."""
+    return str(obj.__jsii_ref__.ref)
+
+
+def _flag_set(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1", "yes", "on")
+
+
 @jsii.implements(IValidation)
 class _AcknowledgeJustifiedWildcards:
-    def __init__(self, scope: Construct, justifications: Sequence[Justification], values: Mapping[str, str]) -> None:
-        self.scope = scope
-        self.justifications = list(justifications)
-        self.values = dict(values)
+    """One per stack: every ``justify_wildcards`` call made in the stack, acknowledged in one pass."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.entries: list[tuple[Construct, list[Justification], dict[str, str]]] = []
+        self.registered = False
+
+    def register(self) -> None:
+        if not self.registered:
+            self.stack.node.add_validation(self)
+            self.registered = True
 
     def validate(self) -> list[str]:
-        stack = Stack.of(self.scope)
-        rendered = {name: _escape_glob(render_token(stack.resolve(value))) for name, value in self.values.items()}
-        patterns = [(j.finding.format(**rendered), j.reason) for j in self.justifications]
-        for node in self.scope.node.find_all():
-            if not isinstance(node, iam.CfnPolicy):
-                continue
-            document = Stack.of(node).resolve(node.policy_document)
-            acknowledged: dict[str, str] = {}
-            for finding in wildcard_findings(document):
-                for pattern, reason in patterns:
-                    if fnmatch.fnmatchcase(finding, pattern):
-                        acknowledged[finding] = reason
-                        break
-            for finding, reason in acknowledged.items():
-                Validations.of(node).acknowledge(Acknowledgment(id=f"{NAG_NAMESPACE}[{finding}]", reason=reason))
+        if not self.entries:
+            return []
+        # In tree order (parents first), as one validation per construct ran, so each policy's
+        # acknowledgements are recorded in the same order.
+        position = {_ref(node): index for index, node in enumerate(self.stack.node.find_all())}
+        entries = sorted(self.entries, key=lambda entry: position.get(_ref(entry[0]), len(position)))
+        # One resolve for every entry's values and every policy document under every entry's scope.
+        tokens: list[Any] = []
+        scoped: list[tuple[list[Justification], list[str], list[iam.CfnPolicy]]] = []
+        for scope, justifications, values in entries:
+            policies = [node for node in scope.node.find_all() if isinstance(node, iam.CfnPolicy)]
+            names = list(values)
+            tokens.extend(values[name] for name in names)
+            tokens.extend(policy.policy_document for policy in policies)
+            scoped.append((justifications, names, policies))
+        resolved = iter(self.stack.resolve(tokens))
+        acknowledgements: dict[str, tuple[iam.CfnPolicy, list[Acknowledgment]]] = {}
+        for justifications, names, policies in scoped:
+            rendered = {name: _escape_glob(render_token(next(resolved))) for name in names}
+            patterns = [(j.finding.format(**rendered), j.reason) for j in justifications]
+            for policy in policies:
+                document = next(resolved)
+                acknowledged: dict[str, str] = {}
+                for finding in wildcard_findings(document):
+                    for pattern, reason in patterns:
+                        if fnmatch.fnmatchcase(finding, pattern):
+                            acknowledged[finding] = reason
+                            break
+                if acknowledged:
+                    _, acks = acknowledgements.setdefault(_ref(policy), (policy, []))
+                    acks.extend(
+                        Acknowledgment(id=f"{NAG_NAMESPACE}[{finding}]", reason=reason)
+                        for finding, reason in acknowledged.items()
+                    )
+        for policy, acks in acknowledgements.values():
+            Validations.of(policy).acknowledge(*acks)
         return []
+
+
+def _stack_justifications(stack: Stack) -> _AcknowledgeJustifiedWildcards:
+    registry: _AcknowledgeJustifiedWildcards | None = getattr(stack, _STACK_ATTRIBUTE, None)
+    if registry is None:
+        registry = _AcknowledgeJustifiedWildcards(stack)
+        setattr(stack, _STACK_ATTRIBUTE, registry)
+        if _flag_set(stack.node.try_get_context(WILDCARD_ACKS_CONTEXT)):
+            registry.register()
+    return registry
 
 
 def justify_wildcards(
@@ -110,8 +174,21 @@ def justify_wildcards(
 ) -> None:
     """Acknowledges, for every IAM policy under ``scope``, exactly the wildcard findings that match
     one of ``justifications``. A ``{name}`` in a pattern stands for ``values[name]`` (a token such as
-    a bucket ARN) rendered as cdk-nag renders it."""
-    scope.node.add_validation(_AcknowledgeJustifiedWildcards(scope, justifications, values or {}))
+    a bucket ARN) rendered as cdk-nag renders it.
+
+    The acknowledgements are made at synthesis only when cdk-nag is on (the context flag
+    ``WILDCARD_ACKS_CONTEXT``, which ``enable_compliance_checks`` sets); otherwise this registers
+    nothing."""
+    _stack_justifications(Stack.of(scope)).entries.append((scope, list(justifications), dict(values or {})))
+
+
+def acknowledge_wildcards_in(root: IConstruct) -> None:
+    """Registers the acknowledgements of every stack under ``root`` that already has justifications
+    (for ``enable_compliance_checks`` called after stacks were created)."""
+    for node in root.node.find_all():
+        registry = getattr(node, _STACK_ATTRIBUTE, None) if isinstance(node, Stack) else None
+        if registry is not None:
+            registry.register()
 
 
 def acknowledged_findings(root: IConstruct) -> dict[str, list[str]]:
@@ -128,14 +205,29 @@ KEY_DECRYPT = ("kms:Decrypt",)
 KEY_ENCRYPT_DECRYPT = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 
 
+_ARNS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _arn(resource: Any, attribute: str) -> str:
+    """``resource.<attribute>`` (an ARN token), read through jsii once per resource object."""
+    try:
+        return _ARNS[resource]
+    except (KeyError, TypeError):
+        pass
+    value: str = getattr(resource, attribute)
+    with contextlib.suppress(TypeError):  # not weakly referenceable: not cached
+        _ARNS[resource] = value
+    return value
+
+
 def allow_key(grantee: iam.IGrantable, key: kms.IKey, actions: Sequence[str] = KEY_ENCRYPT_DECRYPT) -> iam.Grant:
     """Use of ``key`` with the listed actions only (no ``kms:ReEncrypt*``/``GenerateDataKey*``)."""
-    return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[key.key_arn])
+    return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[_arn(key, "key_arn")])
 
 
 def allow_publish(grantee: iam.IGrantable, topic: Any, key: kms.IKey) -> None:
     """``sns:Publish`` on ``topic`` and the KMS use SNS needs to encrypt the message with ``key``."""
-    iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"], resource_arns=[topic.topic_arn])
+    iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"], resource_arns=[_arn(topic, "topic_arn")])
     allow_key(grantee, key, ("kms:Decrypt", "kms:GenerateDataKey"))
 
 
@@ -145,12 +237,14 @@ def allow_objects(
     """``s3:GetObject`` (and ``s3:PutObject`` when ``write``) on ``prefix*`` of ``bucket``, plus
     ``s3:ListBucket`` limited to that prefix when ``list_prefix``."""
     actions = ["s3:GetObject", "s3:PutObject"] if write else ["s3:GetObject"]
-    iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[bucket.arn_for_objects(f"{prefix}*")])
+    bucket_arn = _arn(bucket, "bucket_arn")
+    # What bucket.arn_for_objects(f"{prefix}*") returns, without the round trip.
+    iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[f"{bucket_arn}/{prefix}*"])
     if list_prefix:
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
+                resources=[bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
         )
