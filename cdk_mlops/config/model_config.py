@@ -263,22 +263,130 @@ class AutoscalingConfig(_Frozen):
 
 
 class TrafficShiftingType(str, enum.Enum):
-    """SageMaker deployment guardrail kinds."""
+    """SageMaker deployment guardrail kinds: blue/green (``all_at_once``, ``canary``, ``linear``) or
+    ``rolling``."""
 
     ALL_AT_ONCE = "all_at_once"
     CANARY = "canary"
     LINEAR = "linear"
+    ROLLING = "rolling"
+
+
+class SizeType(str, enum.Enum):
+    """How a canary, linear step or rolling batch is sized: a percentage of the variant's instances or
+    a number of instances (SageMaker ``CapacitySize.Type`` ``CAPACITY_PERCENT`` / ``INSTANCE_COUNT``)."""
+
+    PERCENT = "percent"
+    INSTANCE_COUNT = "instance_count"
+
+
+#: SageMaker's bounds on a step, in percent of the variant's instance count, per traffic shifting type.
+STEP_PERCENT_BOUNDS = {
+    TrafficShiftingType.CANARY: (1, 50),
+    TrafficShiftingType.LINEAR: (10, 50),
+    TrafficShiftingType.ROLLING: (5, 50),
+}
+_ROLLING_ONLY = ("max_execution_timeout_minutes", "rollback_size_percent", "rollback_size_instances")
 
 
 class TrafficShiftingConfig(_Frozen):
-    """Blue/green traffic shifting. Default: all at once with a 10 minute bake and auto-rollback.
-    ``canary``: ``size_percent`` of capacity first (default 10), then the rest after ``wait_minutes``.
-    ``linear``: ``size_percent`` steps every ``wait_minutes``."""
+    """How an instance endpoint moves to a new model. Default: blue/green all at once with a
+    10 minute bake (``bake_minutes``, the termination wait) and alarm-based auto-rollback.
+
+    ``canary``: a canary of ``size_percent`` (default 10) of the instances, or ``size_instances`` when
+    ``size_type: instance_count``, for ``wait_minutes`` (default 5), then the rest, then the bake.
+    ``linear``: steps of that size (10 to 50 percent) every ``wait_minutes``, then the bake.
+    ``rolling`` (SageMaker ``RollingUpdatePolicy``, no second fleet): batches of that size (5 to 50
+    percent) replaced in place, each watched for ``wait_minutes``; optional
+    ``max_execution_timeout_minutes`` (10 to 480) and a rollback batch size (``rollback_size_percent``
+    or ``rollback_size_instances``; default: all of the old capacity at once). ``bake_minutes`` does
+    not apply to ``rolling``. Sizes are also checked against the endpoint's ``instance_count``.
+    """
 
     type: TrafficShiftingType = TrafficShiftingType.ALL_AT_ONCE
+    size_type: SizeType = SizeType.PERCENT
     size_percent: int = Field(default=10, ge=1, le=50)
+    size_instances: int | None = Field(default=None, ge=1)
     wait_minutes: int = Field(default=5, ge=0, le=60)
     bake_minutes: int = Field(default=10, ge=0, le=180)
+    max_execution_timeout_minutes: int | None = Field(default=None, ge=10, le=480)
+    rollback_size_percent: int | None = Field(default=None, ge=1, le=100)
+    rollback_size_instances: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> TrafficShiftingConfig:
+        kind = self.type
+        if self.size_type is SizeType.INSTANCE_COUNT:
+            if self.size_instances is None:
+                raise FieldError("size_instances", None, "is required when size_type is 'instance_count'")
+            if "size_percent" in self.model_fields_set:
+                raise FieldError("size_percent", self.size_percent, "does not apply when size_type is 'instance_count'")
+        elif self.size_instances is not None:
+            raise FieldError("size_instances", self.size_instances, "only applies when size_type is 'instance_count'")
+        elif kind in STEP_PERCENT_BOUNDS:
+            low, high = STEP_PERCENT_BOUNDS[kind]
+            if not low <= self.size_percent <= high:
+                raise FieldError(
+                    "size_percent",
+                    self.size_percent,
+                    f"must be between {low} and {high} for {kind.value} traffic shifting (SageMaker's limit)",
+                )
+        if kind is not TrafficShiftingType.ROLLING:
+            for name in _ROLLING_ONLY:
+                if getattr(self, name) is not None:
+                    raise FieldError(
+                        name, getattr(self, name), f"only applies to rolling updates (type is {kind.value})"
+                    )
+        else:
+            if "bake_minutes" in self.model_fields_set:
+                raise FieldError(
+                    "bake_minutes", self.bake_minutes, "does not apply to rolling updates (use wait_minutes per batch)"
+                )
+            if self.rollback_size_percent is not None and self.rollback_size_instances is not None:
+                raise FieldError(
+                    "rollback_size_instances",
+                    self.rollback_size_instances,
+                    "give either rollback_size_percent or rollback_size_instances, not both",
+                )
+        return self
+
+    def check_instance_count(self, instance_count: int) -> None:
+        """SageMaker's rules that depend on the variant's instance count; raises ``FieldError`` (the field
+        named relative to the endpoint)."""
+        kind = self.type
+        if kind is TrafficShiftingType.ALL_AT_ONCE:
+            return
+        if kind is TrafficShiftingType.ROLLING and instance_count < 2:
+            raise FieldError(
+                "instance_count",
+                instance_count,
+                "must be at least 2 for rolling updates (a batch is 5 to 50 percent of the instances)",
+            )
+        if self.size_instances is not None:
+            low, high = STEP_PERCENT_BOUNDS[kind]
+            if self.size_instances * 100 > high * instance_count:
+                raise FieldError(
+                    "traffic_shifting.size_instances",
+                    self.size_instances,
+                    f"must be at most {high} percent of instance_count ({instance_count}) for {kind.value} "
+                    "traffic shifting, so fewer than the instance count",
+                )
+            if self.size_instances * 100 < low * instance_count:
+                raise FieldError(
+                    "traffic_shifting.size_instances",
+                    self.size_instances,
+                    f"must be at least {low} percent of instance_count ({instance_count}) for {kind.value} "
+                    "traffic shifting",
+                )
+        if self.rollback_size_instances is not None and self.rollback_size_instances > instance_count:
+            raise FieldError(
+                "traffic_shifting.rollback_size_instances",
+                self.rollback_size_instances,
+                f"is above instance_count ({instance_count})",
+            )
+
+
+ALARM_NAME_PATTERN = re.compile(r"^[^\x00-\x1f]{1,255}$")
 
 
 class EndpointVariantConfig(_Frozen):
@@ -286,7 +394,10 @@ class EndpointVariantConfig(_Frozen):
 
     ``serverless: true`` hosts it on SageMaker Serverless Inference (``memory_mb`` default 2048,
     ``max_concurrency`` default 5): it costs nothing while idle. Otherwise ``instance_type`` (default
-    ``ml.m5.large``) x ``instance_count`` (default 1), with optional ``autoscaling``.
+    ``ml.m5.large``) x ``instance_count`` (default 1), with optional ``autoscaling``, rolled out as
+    ``traffic_shifting`` says. ``rollback_alarm_names`` (default none): names of existing CloudWatch
+    alarms that roll a deployment back, alongside the three alarms the endpoint creates (instance
+    endpoints only).
     """
 
     serverless: bool = False
@@ -296,8 +407,19 @@ class EndpointVariantConfig(_Frozen):
     instance_count: int = Field(default=1, ge=1)
     autoscaling: AutoscalingConfig | None = None
     traffic_shifting: TrafficShiftingConfig = Field(default_factory=TrafficShiftingConfig)
+    rollback_alarm_names: tuple[str, ...] = ()
 
     _instance = field_validator("instance_type")(_check_instance_type)
+
+    @field_validator("rollback_alarm_names")
+    @classmethod
+    def _alarm_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not ALARM_NAME_PATTERN.match(name):
+                raise ValueError(f"alarm names are 1 to 255 characters without control characters (got {name!r})")
+        if len(set(value)) != len(value):
+            raise ValueError("lists the same alarm twice")
+        return value
 
     @field_validator("memory_mb")
     @classmethod
@@ -318,8 +440,17 @@ class EndpointVariantConfig(_Frozen):
             raise FieldError(
                 "traffic_shifting.type",
                 self.traffic_shifting.type.value,
-                "serverless endpoints support only all_at_once traffic shifting",
+                "serverless endpoints support only all_at_once traffic shifting; "
+                f"{self.traffic_shifting.type.value} needs an instance endpoint (serverless: false)",
             )
+        if self.serverless and self.rollback_alarm_names:
+            raise FieldError(
+                "rollback_alarm_names",
+                list(self.rollback_alarm_names),
+                "does not apply to serverless endpoints (they have no deployment guardrails)",
+            )
+        if not self.serverless:
+            self.traffic_shifting.check_instance_count(self.instance_count)
         if self.autoscaling and self.instance_count < self.autoscaling.min_capacity:
             raise FieldError(
                 "instance_count",

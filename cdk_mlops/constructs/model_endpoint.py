@@ -5,37 +5,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import jsii
-from aws_cdk import Aspects, Aws, CfnCondition, CfnResource, Duration, IAspect
+from aws_cdk import Aws, CfnCondition, CfnResource, Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from cdk_mlops.config.model_config import (
     DataCaptureConfig,
     EndpointVariantConfig,
+    SizeType,
     TrafficShiftingType,
 )
 from cdk_mlops.constructs.compliance import Justification, allow_key, allow_objects, justify_wildcards
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
+from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 
 VARIANT_NAME = "AllTraffic"
+#: The rollback alarms every instance endpoint creates, named ``<stack name>-<endpoint id>-<suffix>``.
+ROLLBACK_ALARM_SUFFIXES = ("5xx-errors", "model-latency-p99", "model-errors")
 
 
-@jsii.implements(IAspect)
-class _ApplyCondition:
-    """Creates every CloudFormation resource under a construct only when ``condition`` holds."""
+def rollback_alarm_names(stack_name: str, endpoint_id: str = "Endpoint") -> list[str]:
+    """The names of the rollback alarms of the ``ModelEndpoint`` ``endpoint_id`` in stack ``stack_name``:
+    known without referencing that stack (the pipeline stack's dashboard shows them by name)."""
+    return [f"{stack_name}-{endpoint_id}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
 
-    def __init__(self, condition: CfnCondition) -> None:
-        self.condition = condition
 
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, CfnResource) and node.cfn_options.condition is None:
-            node.cfn_options.condition = self.condition
+def _apply_condition(scope: Construct, condition: CfnCondition) -> None:
+    """Creates every CloudFormation resource under ``scope`` only when ``condition`` holds (those that
+    have no condition yet)."""
+    for node in scope.node.find_all():
+        if isinstance(node, CfnResource):
+            options = node.cfn_options
+            if options.condition is None:
+                options.condition = condition
 
 
 class ModelEndpoint(Construct):
@@ -43,15 +50,21 @@ class ModelEndpoint(Construct):
 
     Creates a hosting role (read-only on the model's artifacts), an ``AWS::SageMaker::Model`` from the
     package, an endpoint config (volume encrypted with ``encryption_key`` for instance endpoints), and
-    the endpoint (``endpoint``). Instance endpoints also get: blue/green ``DeploymentConfig`` (all at
-    once, canary or linear, from ``settings.traffic_shifting``) with auto-rollback on the alarms this
-    construct creates (5XX errors, p99 model latency) plus ``rollback_alarms``; target-tracking
+    the endpoint (``endpoint``). Instance endpoints also get: a ``DeploymentConfig`` from
+    ``settings.traffic_shifting`` (blue/green all at once, canary or linear, or a rolling update) with
+    auto-rollback on the alarms this construct creates (5XX errors, p99 model latency, model
+    invocation errors; ``alarms``, notifying nothing) plus ``rollback_alarms``; target-tracking
     autoscaling when ``settings.autoscaling`` is set; request/response capture to
     ``s3://<capture_bucket>/<model>/data-capture/<stage>/`` when ``data_capture.enabled``.
 
     Defaults: ``latency_threshold`` 1 second at p99; no data capture; no extra rollback alarms.
     ``condition``: when given, every resource here is created only while it holds (the endpoint stack
-    uses it so the stack deploys before any model is registered).
+    uses it so the stack deploys before any model is registered). It is applied at the end of
+    ``__init__``; resources added under the endpoint later (e.g. ``scalable_target.scale_on_metric``)
+    need ``resource.cfn_options.condition`` set by whoever adds them.
+    ``network``: VPC subnets and security groups for the model's containers, and network isolation
+    (default: neither). Instance endpoints only; the hosting role then gets the network-interface
+    permissions SageMaker needs.
     """
 
     def __init__(
@@ -72,11 +85,18 @@ class ModelEndpoint(Construct):
         rollback_alarms: Sequence[cloudwatch.IAlarm] = (),
         latency_threshold: Duration | None = None,
         condition: CfnCondition | None = None,
+        network: JobNetworkConfig | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.settings = settings
         latency_threshold = latency_threshold or Duration.seconds(1)
         data_capture = data_capture or DataCaptureConfig()
+        network = network or JobNetworkConfig()
+        if settings.serverless and (network.vpc is not None or network.network_isolation):
+            raise ValueError(
+                f"{model_name} {stage}: serverless endpoints take no VPC or network isolation; "
+                "use an instance endpoint (serverless: false) to place the model in a VPC"
+            )
         self.hosting_role = SageMakerExecutionRole(
             self,
             "HostingRole",
@@ -85,12 +105,20 @@ class ModelEndpoint(Construct):
             encryption_key=encryption_key,
             image_uris=image_uris,
             read_only=True,
+            vpc_access=network.vpc is not None,
         ).role
+        vpc_config = network.render_vpc_config()
         self.model = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=self.hosting_role.role_arn,
             containers=[sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)],
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                subnets=vpc_config["Subnets"], security_group_ids=vpc_config["SecurityGroupIds"]
+            )
+            if vpc_config
+            else None,
+            enable_network_isolation=True if network.network_isolation else None,
         )
         variant: dict[str, Any] = {"variant_name": VARIANT_NAME, "model_name": self.model.attr_model_name}
         config_props: dict[str, Any] = {}
@@ -135,12 +163,11 @@ class ModelEndpoint(Construct):
         self.endpoint_name = self.endpoint.attr_endpoint_name
         self.alarms: list[cloudwatch.Alarm] = []
         if not settings.serverless:
-            names = {
-                "errors": f"{Aws.STACK_NAME}-{self.node.id}-5xx-errors",
-                "latency": f"{Aws.STACK_NAME}-{self.node.id}-model-latency-p99",
-            }
+            names = dict(zip(ROLLBACK_ALARM_SUFFIXES, rollback_alarm_names(Aws.STACK_NAME, self.node.id), strict=True))
             self.alarms = self._rollback_alarms(latency_threshold, names)
-            alarm_names = [names["errors"], names["latency"]] + [a.alarm_name for a in rollback_alarms]
+            alarm_names = [names["5xx-errors"], names["model-latency-p99"], names["model-errors"]] + [
+                a.alarm_name for a in rollback_alarms
+            ]
             self.endpoint.deployment_config = self._deployment_config(alarm_names)
         self.scalable_target: appscaling.ScalableTarget | None = None
         if settings.autoscaling is not None:
@@ -157,7 +184,8 @@ class ModelEndpoint(Construct):
                 values={"bucket": (capture_bucket or artifact_bucket).bucket_arn},
             )
         if condition is not None:
-            Aspects.of(self).add(_ApplyCondition(condition))
+            # Last, so the resources L2 constructs made above (scaling policy, role policy) get it too.
+            _apply_condition(self, condition)
 
     def _rollback_alarms(self, latency_threshold: Duration, names: dict[str, str]) -> list[cloudwatch.Alarm]:
         # The endpoint names these alarms in its DeploymentConfig, and the alarms watch the endpoint;
@@ -165,7 +193,7 @@ class ModelEndpoint(Construct):
         errors = cloudwatch.Alarm(
             self,
             "Invocation5XXErrorsAlarm",
-            alarm_name=names["errors"],
+            alarm_name=names["5xx-errors"],
             alarm_description="The endpoint returned 5XX errors; a deployment in progress rolls back.",
             metric=self.metric_invocation_5xx_errors(period=Duration.minutes(1)),
             threshold=1,
@@ -177,39 +205,72 @@ class ModelEndpoint(Construct):
         latency = cloudwatch.Alarm(
             self,
             "ModelLatencyAlarm",
-            alarm_name=names["latency"],
+            alarm_name=names["model-latency-p99"],
             alarm_description="p99 model latency is above the threshold; a deployment in progress rolls back.",
             metric=self.metric_model_latency(statistic="p99", period=Duration.minutes(1)),
-            threshold=latency_threshold.to_seconds() * 1_000_000,
+            threshold=latency_threshold.to_milliseconds() * 1_000,
             evaluation_periods=3,
             datapoints_to_alarm=2,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        return [errors, latency]
+        model_errors = cloudwatch.Alarm(
+            self,
+            "InvocationModelErrorsAlarm",
+            alarm_name=names["model-errors"],
+            alarm_description="The model container failed requests (non-2XX answers, timeouts, broken "
+            "responses); a deployment in progress rolls back.",
+            metric=self.metric_invocation_model_errors(period=Duration.minutes(1)),
+            threshold=1,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return [errors, latency, model_errors]
+
+    @staticmethod
+    def _capacity(percent: int | None, instances: int | None) -> sagemaker.CfnEndpoint.CapacitySizeProperty:
+        if instances is not None:
+            return sagemaker.CfnEndpoint.CapacitySizeProperty(type="INSTANCE_COUNT", value=instances)
+        assert percent is not None
+        return sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=percent)
 
     def _deployment_config(self, alarm_names: Sequence[str]) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
         shifting = self.settings.traffic_shifting
+        by_count = shifting.size_type is SizeType.INSTANCE_COUNT
+        size = self._capacity(shifting.size_percent, shifting.size_instances if by_count else None)
+        rollback = sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=name) for name in alarm_names]
+        )
+        if shifting.type is TrafficShiftingType.ROLLING:
+            rollback_size = None
+            if shifting.rollback_size_percent is not None or shifting.rollback_size_instances is not None:
+                rollback_size = self._capacity(shifting.rollback_size_percent, shifting.rollback_size_instances)
+            timeout = shifting.max_execution_timeout_minutes
+            return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                rolling_update_policy=sagemaker.CfnEndpoint.RollingUpdatePolicyProperty(
+                    maximum_batch_size=size,
+                    wait_interval_in_seconds=shifting.wait_minutes * 60,
+                    maximum_execution_timeout_in_seconds=timeout * 60 if timeout is not None else None,
+                    rollback_maximum_batch_size=rollback_size,
+                ),
+                auto_rollback_configuration=rollback,
+            )
         routing: dict[str, Any] = {
             "type": shifting.type.name,
             "wait_interval_in_seconds": shifting.wait_minutes * 60,
         }
         if shifting.type is TrafficShiftingType.CANARY:
-            routing["canary_size"] = sagemaker.CfnEndpoint.CapacitySizeProperty(
-                type="CAPACITY_PERCENT", value=shifting.size_percent
-            )
+            routing["canary_size"] = size
         elif shifting.type is TrafficShiftingType.LINEAR:
-            routing["linear_step_size"] = sagemaker.CfnEndpoint.CapacitySizeProperty(
-                type="CAPACITY_PERCENT", value=shifting.size_percent
-            )
+            routing["linear_step_size"] = size
         return sagemaker.CfnEndpoint.DeploymentConfigProperty(
             blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
                 traffic_routing_configuration=sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(**routing),
                 termination_wait_in_seconds=shifting.bake_minutes * 60,
             ),
-            auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
-                alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=name) for name in alarm_names]
-            ),
+            auto_rollback_configuration=rollback,
         )
 
     def _autoscaling(self) -> appscaling.ScalableTarget:
@@ -272,6 +333,11 @@ class ModelEndpoint(Construct):
     def metric_invocation_4xx_errors(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """``Invocation4XXErrors``, summed."""
         return self.metric("Invocation4XXErrors", period=period)
+
+    def metric_invocation_model_errors(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """``InvocationModelErrors`` (requests the model container did not answer with 2XX, including
+        timeouts and malformed responses), summed."""
+        return self.metric("InvocationModelErrors", period=period)
 
     def metric_model_latency(self, *, statistic: str = "p99", period: Duration | None = None) -> cloudwatch.Metric:
         """``ModelLatency`` in microseconds, p99 by default."""

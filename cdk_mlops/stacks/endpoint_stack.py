@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.deploy_workflow import MODEL_PACKAGE_PARAMETER
+from cdk_mlops.constructs.model_dashboard import ModelDashboard
 from cdk_mlops.constructs.model_endpoint import ModelEndpoint
 from cdk_mlops.images import resolve_image_uri
 
@@ -22,7 +24,9 @@ class ModelEndpointStack(Stack):
     empty the stack holds nothing, so platform teams can ``cdk deploy`` it before the first model is
     trained; the pipeline's deploy workflow sets it, and later ``cdk deploy`` runs keep the value.
     Output ``EndpointName`` (the smoke test finds the endpoint through it). ``endpoint`` is the
-    ``ModelEndpoint``.
+    ``ModelEndpoint``; the stage's ``rollback_alarm_names`` (existing alarms) join its own rollback
+    alarms. ``dashboard`` (``ModelDashboard``, under the same condition) shows the endpoint's
+    invocations, errors, latency percentiles and alarms.
     """
 
     def __init__(
@@ -67,8 +71,20 @@ class ModelEndpointStack(Stack):
             image_uris=[resolve_image_uri(model.framework, self.region, settings.instance_type, "inference")],
             data_capture=model.endpoints.data_capture,
             content_type=model.endpoints.content_type,
+            rollback_alarms=[
+                cloudwatch.Alarm.from_alarm_name(self, f"RollbackAlarm{index}", name)
+                for index, name in enumerate(settings.rollback_alarm_names)
+            ],
             condition=has_model,
         )
+        self.dashboard = ModelDashboard(
+            self,
+            "Dashboard",
+            model_name=model.name,
+            endpoints={f"{model.name} {stage}": self.endpoint},
+            alarms=self.endpoint.alarms,
+        )
+        self.dashboard.dashboard.node.default_child.cfn_options.condition = has_model  # type: ignore[union-attr]
         output = CfnOutput(
             self,
             "EndpointName",

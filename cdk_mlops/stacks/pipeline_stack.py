@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
+from cdk_mlops.constructs.model_dashboard import ModelDashboard
+from cdk_mlops.constructs.model_endpoint import rollback_alarm_names
 
 
 class ModelPipelineStack(Stack):
@@ -18,7 +22,12 @@ class ModelPipelineStack(Stack):
     ``MlPipeline``), deploying to the endpoint stacks named ``staging_stack_name`` and
     ``production_stack_name``. Shared resources come in as ARNs of the platform stack's exports and are
     imported here, so grants land in this stack's IAM policies and never in the platform's key policy
-    (which would make the platform depend on every model)."""
+    (which would make the platform depend on every model).
+
+    Also ``training_failed_alarm`` (``ExecutionsFailed >= 1`` of the training workflow in 5 minutes,
+    notifying the model's topic) and ``dashboard`` (``ModelDashboard``: releases, every workflow, the
+    quality-gate metrics, and the alarm states of this alarm and of the instance endpoints' rollback
+    alarms, which it names from the endpoint stack names: no reference to those stacks)."""
 
     def __init__(
         self,
@@ -46,4 +55,40 @@ class ModelPipelineStack(Stack):
             encryption_key=key,
             staging_stack_name=staging_stack_name,
             production_stack_name=production_stack_name,
+        )
+        pipeline = self.pipeline
+        self.training_failed_alarm = cloudwatch.Alarm(
+            self,
+            "TrainingFailedAlarm",
+            alarm_description=f"A training workflow execution of {model.name} failed.",
+            metric=pipeline.training.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.training_failed_alarm.add_alarm_action(cloudwatch_actions.SnsAction(pipeline.notification_topic))
+        endpoint_alarms: list[cloudwatch.IAlarm] = []
+        for stage, stack_name in (("Staging", staging_stack_name), ("Production", production_stack_name)):
+            settings = model.endpoints.staging if stage == "Staging" else model.endpoints.production
+            if settings.serverless:
+                continue
+            endpoint_alarms += [
+                cloudwatch.Alarm.from_alarm_name(self, f"{stage}RollbackAlarm{index}", name)
+                for index, name in enumerate(rollback_alarm_names(stack_name))
+            ]
+        self.dashboard = ModelDashboard(
+            self,
+            "Dashboard",
+            model_name=model.name,
+            pipeline=pipeline.pipeline,
+            release_workflow=pipeline.deploy_production.state_machine,
+            workflows={
+                "Training": pipeline.training.state_machine,
+                "Deploy staging": pipeline.deploy_staging.state_machine,
+                "Smoke test": pipeline.smoke_test_workflow.state_machine,
+                "Deploy production": pipeline.deploy_production.state_machine,
+            },
+            gate_metrics=[rule.metric for rule in model.quality_gate],
+            alarms=[self.training_failed_alarm, *endpoint_alarms],
         )

@@ -84,6 +84,7 @@ def test_every_production_resource_exists_only_with_a_model_package(production) 
         "AWS::CloudWatch::Alarm",
         "AWS::ApplicationAutoScaling::ScalableTarget",
         "AWS::ApplicationAutoScaling::ScalingPolicy",
+        "AWS::CloudWatch::Dashboard",
     }
     assert {name: resource.get("Condition") for name, resource in production["Resources"].items()} == {
         name: CONDITION for name in production["Resources"]
@@ -98,6 +99,7 @@ def test_every_staging_resource_exists_only_with_a_model_package(staging) -> Non
         "AWS::SageMaker::Model",
         "AWS::SageMaker::EndpointConfig",
         "AWS::SageMaker::Endpoint",
+        "AWS::CloudWatch::Dashboard",
     }
     assert {resource.get("Condition") for resource in staging["Resources"].values()} == {CONDITION}
 
@@ -182,14 +184,14 @@ def test_production_endpoint_shifts_traffic_to_a_25_percent_canary_first(product
     }
 
 
-def test_production_endpoint_rolls_back_on_its_two_alarms(production) -> None:
+def test_production_endpoint_rolls_back_on_its_three_alarms(production) -> None:
     deployment = properties(production, "AWS::SageMaker::Endpoint")["DeploymentConfig"]
     alarm_names = [
         alarm["Properties"]["AlarmName"] for alarm in resources(production, "AWS::CloudWatch::Alarm").values()
     ]
 
-    assert len(deployment["AutoRollbackConfiguration"]["Alarms"]) == 2
-    assert len(alarm_names) == 2
+    assert len(deployment["AutoRollbackConfiguration"]["Alarms"]) == 3
+    assert len(alarm_names) == 3
     assert sorted(render(alarm["AlarmName"]) for alarm in deployment["AutoRollbackConfiguration"]["Alarms"]) == sorted(
         render(name) for name in alarm_names
     )
@@ -201,6 +203,7 @@ def test_rollback_alarms_are_named_after_the_stack_so_the_endpoint_does_not_refe
     assert deployment["AutoRollbackConfiguration"]["Alarms"] == [
         {"AlarmName": {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-Endpoint-5xx-errors"]]}},
         {"AlarmName": {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-Endpoint-model-latency-p99"]]}},
+        {"AlarmName": {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-Endpoint-model-errors"]]}},
     ]
 
 
