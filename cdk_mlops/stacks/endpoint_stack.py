@@ -14,6 +14,7 @@ from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.deploy_workflow import MODEL_PACKAGE_PARAMETER
 from cdk_mlops.constructs.model_dashboard import ModelDashboard
 from cdk_mlops.constructs.model_endpoint import ModelEndpoint
+from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.images import resolve_image_uri
 
 
@@ -26,7 +27,8 @@ class ModelEndpointStack(Stack):
     Output ``EndpointName`` (the smoke test finds the endpoint through it). ``endpoint`` is the
     ``ModelEndpoint``; the stage's ``rollback_alarm_names`` (existing alarms) join its own rollback
     alarms. ``dashboard`` (``ModelDashboard``, under the same condition) shows the endpoint's
-    invocations, errors, latency percentiles and alarms.
+    invocations, errors, latency percentiles and alarms. ``network`` (default none) places an
+    instance endpoint's model in VPC subnets with security groups, optionally network-isolated.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class ModelEndpointStack(Stack):
         stage: str,
         artifact_bucket_arn: str,
         encryption_key_arn: str,
+        network: JobNetworkConfig | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -76,6 +79,7 @@ class ModelEndpointStack(Stack):
                 for index, name in enumerate(settings.rollback_alarm_names)
             ],
             condition=has_model,
+            network=network,
         )
         self.dashboard = ModelDashboard(
             self,

@@ -15,6 +15,7 @@ from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
 from cdk_mlops.constructs.model_dashboard import ModelDashboard
 from cdk_mlops.constructs.model_endpoint import rollback_alarm_names
+from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 
 
 class ModelPipelineStack(Stack):
@@ -27,7 +28,10 @@ class ModelPipelineStack(Stack):
     Also ``training_failed_alarm`` (``ExecutionsFailed >= 1`` of the training workflow in 5 minutes,
     notifying the model's topic) and ``dashboard`` (``ModelDashboard``: releases, every workflow, the
     quality-gate metrics, and the alarm states of this alarm and of the instance endpoints' rollback
-    alarms, which it names from the endpoint stack names: no reference to those stacks)."""
+    alarms, which it names from the endpoint stack names: no reference to those stacks).
+
+    ``network`` (default none) runs the SageMaker processing and training jobs in VPC subnets with
+    security groups, with optional network isolation and inter-container traffic encryption."""
 
     def __init__(
         self,
@@ -40,6 +44,7 @@ class ModelPipelineStack(Stack):
         staging_stack_name: str,
         production_stack_name: str,
         pipeline_class: type[MlPipelineBase] = MlPipeline,
+        network: JobNetworkConfig | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -55,6 +60,7 @@ class ModelPipelineStack(Stack):
             encryption_key=key,
             staging_stack_name=staging_stack_name,
             production_stack_name=production_stack_name,
+            network=network,
         )
         pipeline = self.pipeline
         self.training_failed_alarm = cloudwatch.Alarm(

@@ -67,3 +67,44 @@ def test_serverless_endpoint_in_a_vpc_is_rejected_naming_model_and_stage() -> No
     stack, shared = _stack()
     with pytest.raises(ValueError, match="churn staging: serverless endpoints take no VPC or network isolation"):
         ModelEndpoint(stack, "Endpoint", stage="staging", settings=EndpointVariantConfig(serverless=True), **shared)
+
+
+def test_pipeline_stack_runs_training_and_processing_jobs_in_the_vpc() -> None:
+    from cdk_mlops.config import load_model_config
+    from cdk_mlops.stacks.pipeline_stack import ModelPipelineStack
+    from cdk_mlops_testing import MODELS_DIR
+
+    app = cdk.App(builtin_cloud_formation_validation=False)
+    env = cdk.Environment(account="111111111111", region="eu-west-1")
+    network_stack = cdk.Stack(app, "Network", env=env)
+    vpc = ec2.Vpc(
+        network_stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="jobs", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+    )
+    group = ec2.SecurityGroup(network_stack, "Jobs", vpc=vpc)
+    stack = ModelPipelineStack(
+        app,
+        "Pipeline",
+        model=load_model_config(MODELS_DIR / "iris-sklearn" / "model.yaml"),
+        artifact_bucket_arn="arn:aws:s3:::artifacts",
+        encryption_key_arn="arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000",
+        staging_stack_name="S",
+        production_stack_name="P",
+        network=JobNetworkConfig(
+            vpc=vpc,
+            subnet_selection=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[group],
+            inter_container_encryption=True,
+        ),
+        env=env,
+    )
+    from cdk_mlops_testing import definition
+
+    states = definition(Template.from_stack(stack).to_json(), "MlPipelineTraining")["States"]
+    assert len(states["Train"]["Parameters"]["VpcConfig"]["Subnets"]) == 2
+    assert states["Train"]["Parameters"]["EnableInterContainerTrafficEncryption"] is True
+    assert len(states["Preprocess"]["Parameters"]["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"]) == 1
+    assert states["Evaluate"]["Parameters"]["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
