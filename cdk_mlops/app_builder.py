@@ -146,10 +146,8 @@ def build_app(
         env=env,
         description="cdk-mlops shared platform: KMS key and artifact bucket",
     )
-    shared = {
-        "artifact_bucket_arn": platform.artifact_bucket.bucket_arn,
-        "encryption_key_arn": platform.encryption_key.key_arn,
-    }
+    bucket_arn = platform.artifact_bucket.bucket_arn
+    key_arn = platform.encryption_key.key_arn
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:
         names = stack_names(config.name)
@@ -160,7 +158,8 @@ def build_app(
             stage="staging",
             env=env,
             description=f"cdk-mlops {config.name}: staging endpoint",
-            **shared,
+            artifact_bucket_arn=bucket_arn,
+            encryption_key_arn=key_arn,
         )
         production = ModelEndpointStack(
             app,
@@ -169,7 +168,8 @@ def build_app(
             stage="production",
             env=env,
             description=f"cdk-mlops {config.name}: production endpoint",
-            **shared,
+            artifact_bucket_arn=bucket_arn,
+            encryption_key_arn=key_arn,
         )
         pipeline = ModelPipelineStack(
             app,
@@ -180,7 +180,8 @@ def build_app(
             pipeline_class=classes[config.name],
             env=env,
             description=f"cdk-mlops {config.name}: deployment pipeline and workflows",
-            **shared,
+            artifact_bucket_arn=bucket_arn,
+            encryption_key_arn=key_arn,
         )
         for stack in (staging, production, pipeline):
             cdk.Tags.of(stack).add("cdk-mlops:model", config.name)
