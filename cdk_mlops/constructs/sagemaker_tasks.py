@@ -29,6 +29,9 @@ SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 THROTTLING_ERRORS = ("SageMaker.ThrottlingException", "SageMaker.AmazonSageMakerException")
 CAPACITY_ERRORS = ("SageMaker.ResourceLimitExceededException",)
 
+#: The ARN resource type of each SageMaker job kind.
+JOB_ARN_RESOURCES = {"ProcessingJob": "processing-job", "TrainingJob": "training-job", "TransformJob": "transform-job"}
+
 
 @dataclasses.dataclass(frozen=True)
 class JobNetworkConfig:
@@ -39,6 +42,19 @@ class JobNetworkConfig:
     security_groups: Sequence[ec2.ISecurityGroup] = ()
     network_isolation: bool = False
     inter_container_encryption: bool = False
+
+    def render_job_parameters(self) -> dict[str, Any]:
+        """``VpcConfig``, ``EnableNetworkIsolation`` and ``EnableInterContainerTrafficEncryption`` as the
+        CreateTrainingJob and CreateProcessingJob (``NetworkConfig``) APIs name them; only what is set."""
+        parameters: dict[str, Any] = {}
+        vpc_config = self.render_vpc_config()
+        if vpc_config:
+            parameters["VpcConfig"] = vpc_config
+        if self.network_isolation:
+            parameters["EnableNetworkIsolation"] = True
+        if self.inter_container_encryption:
+            parameters["EnableInterContainerTrafficEncryption"] = True
+        return parameters
 
     def render_vpc_config(self) -> dict[str, Any] | None:
         if self.vpc is None:
@@ -115,11 +131,14 @@ class _SageMakerJobTask(sfn.CustomState):
         scope: Construct,
         id: str,
         *,
-        api: str,
+        job: str,
         parameters: Mapping[str, Any],
+        job_name_prefix: str,
+        role: iam.IRole,
         result_path: str,
         comment: str | None,
     ) -> None:
+        api = f"create{job}"
         state: dict[str, Any] = {
             "Type": "Task",
             "Resource": Stack.of(scope).format_arn(
@@ -138,7 +157,24 @@ class _SageMakerJobTask(sfn.CustomState):
         super().__init__(scope, id, state_json=state)
         self.add_retry(errors=list(THROTTLING_ERRORS), interval=Duration.seconds(5), backoff_rate=2, max_attempts=4)
         self.add_retry(errors=list(CAPACITY_ERRORS), interval=Duration.seconds(60), backoff_rate=2, max_attempts=3)
-        self.task_policies: list[iam.PolicyStatement] = []
+        resource = JOB_ARN_RESOURCES[job]
+        self.task_policies: list[iam.PolicyStatement] = [
+            iam.PolicyStatement(
+                actions=[
+                    f"sagemaker:Create{job}",
+                    f"sagemaker:Describe{job}",
+                    f"sagemaker:Stop{job}",
+                    "sagemaker:AddTags",
+                ],
+                resources=[_job_arn(self, resource, job_name_prefix)],
+            ),
+            # .sync integrations learn of job state changes through a rule Step Functions manages.
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[_sync_event_rule_arn(self, f"StepFunctionsGetEventsForSageMaker{job}sRule")],
+            ),
+            _pass_role_statement(role),
+        ]
 
 
 class ProcessingJobTask(_SageMakerJobTask):
@@ -218,40 +254,19 @@ class ProcessingJobTask(_SageMakerJobTask):
             parameters["ProcessingOutputConfig"] = output_config
         if environment:
             parameters["Environment"] = dict(environment)
-        network_config: dict[str, Any] = {}
-        vpc_config = network.render_vpc_config()
-        if vpc_config:
-            network_config["VpcConfig"] = vpc_config
-        if network.network_isolation:
-            network_config["EnableNetworkIsolation"] = True
-        if network.inter_container_encryption:
-            network_config["EnableInterContainerTrafficEncryption"] = True
+        network_config = network.render_job_parameters()
         if network_config:
             parameters["NetworkConfig"] = network_config
         super().__init__(
             scope,
             id,
-            api="createProcessingJob",
+            job="ProcessingJob",
             parameters=parameters,
+            job_name_prefix=job_name_prefix,
+            role=role,
             result_path=result_path,
             comment=comment,
         )
-        self.task_policies = [
-            iam.PolicyStatement(
-                actions=[
-                    "sagemaker:CreateProcessingJob",
-                    "sagemaker:DescribeProcessingJob",
-                    "sagemaker:StopProcessingJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=[_job_arn(self, "processing-job", job_name_prefix)],
-            ),
-            iam.PolicyStatement(
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[_sync_event_rule_arn(self, "StepFunctionsGetEventsForSageMakerProcessingJobsRule")],
-            ),
-            _pass_role_statement(role),
-        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,34 +363,14 @@ class TrainingJobTask(_SageMakerJobTask):
             parameters["EnableManagedSpotTraining"] = True
             stopping["MaxWaitTimeInSeconds"] = int(spot.max_wait.to_seconds())
             parameters["CheckpointConfig"] = _value("S3Uri", spot.checkpoint_s3_uri)
-        vpc_config = network.render_vpc_config()
-        if vpc_config:
-            parameters["VpcConfig"] = vpc_config
-        if network.network_isolation:
-            parameters["EnableNetworkIsolation"] = True
-        if network.inter_container_encryption:
-            parameters["EnableInterContainerTrafficEncryption"] = True
+        parameters.update(network.render_job_parameters())
         super().__init__(
             scope,
             id,
-            api="createTrainingJob",
+            job="TrainingJob",
             parameters=parameters,
+            job_name_prefix=job_name_prefix,
+            role=role,
             result_path=result_path,
             comment=comment,
         )
-        self.task_policies = [
-            iam.PolicyStatement(
-                actions=[
-                    "sagemaker:CreateTrainingJob",
-                    "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=[_job_arn(self, "training-job", job_name_prefix)],
-            ),
-            iam.PolicyStatement(
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[_sync_event_rule_arn(self, "StepFunctionsGetEventsForSageMakerTrainingJobsRule")],
-            ),
-            _pass_role_statement(role),
-        ]
