@@ -80,3 +80,15 @@ class ExplicitActions:
     def visit(self, node: IConstruct) -> None:
         if isinstance(node, iam.CfnPolicy) and not isinstance(node.policy_document, _ExplicitDocument):
             node.policy_document = _ExplicitDocument(node.policy_document)
+
+
+def make_actions_explicit(*scopes: IConstruct) -> None:
+    """Wraps, once and now, the policy document of every ``AWS::IAM::Policy`` under ``scopes``.
+
+    Cheaper than the ``ExplicitActions`` aspect (which calls back into Python for every construct of the
+    tree at synthesis); policies created under ``scopes`` after this call are not covered.
+    """
+    for scope in scopes:
+        for node in scope.node.find_all():
+            if isinstance(node, iam.CfnPolicy) and not isinstance(node.policy_document, _ExplicitDocument):
+                node.policy_document = _ExplicitDocument(node.policy_document)
