@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 
-echo "== ruff"; ruff check cdk_mlops lambda_src tests app.py scripts
+echo "== ruff"; ruff check cdk_mlops lambda_src tests app.py scripts models bench
 echo "== mypy"; mypy cdk_mlops lambda_src app.py
 echo "== pytest"; python -m pytest -p no:cacheprovider
 echo "== cdk synth (CloudFormation validation on)"

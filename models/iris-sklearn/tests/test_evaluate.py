@@ -7,7 +7,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from evaluate import evaluate  # noqa: E402
+from evaluate import evaluate
 
 
 class AlwaysSetosa:
