@@ -10,6 +10,7 @@ from cdk_mlops.config.loader import (
 )
 from cdk_mlops.config.model_config import (
     SUPPORTED_FRAMEWORKS,
+    AsyncInferenceConfig,
     AutoscalingConfig,
     Comparison,
     DataCaptureConfig,
@@ -34,6 +35,7 @@ from cdk_mlops.config.model_config import (
 __all__ = [
     "MODEL_FILE_NAME",
     "SUPPORTED_FRAMEWORKS",
+    "AsyncInferenceConfig",
     "AutoscalingConfig",
     "Comparison",
     "DataCaptureConfig",

@@ -387,6 +387,63 @@ class TrafficShiftingConfig(_Frozen):
 
 
 ALARM_NAME_PATTERN = re.compile(r"^[^\x00-\x1f]{1,255}$")
+#: No ``*`` or ``?``: the prefix becomes an IAM resource ARN, where they would widen the grant.
+S3_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.'()/-]{1,512}/$")
+
+
+class AsyncInferenceConfig(_Frozen):
+    """SageMaker Asynchronous Inference for an instance endpoint: requests are queued, read from S3
+    (``InvokeEndpointAsync``) and answered in S3.
+
+    Results go to ``s3://<artifact bucket>/<output_prefix>`` (default ``<model>/async/<stage>/output/``),
+    failures to ``<failure_prefix>`` (default ``<model>/async/<stage>/failures/``); the hosting role reads
+    request payloads under ``input_prefix`` (default ``<model>/async/<stage>/input/``). Each instance
+    works on ``max_concurrent_invocations_per_instance`` (default 4, 1 to 1000) requests at once.
+    ``notify`` (default true): success and error SNS topics, encrypted with the platform key.
+    ``scale_to_zero`` (default true): autoscaling from 0 instances, target-tracking
+    ``ApproximateBacklogSizePerInstance`` at ``target_backlog_per_instance`` (default 5) plus a step policy
+    adding one instance when ``HasBacklogWithoutCapacity``; the endpoint's ``autoscaling`` section (when
+    given) sets the maximum and the cooldowns, else the ``AutoscalingConfig`` defaults apply (at most 4
+    instances, 300 s scale-in and 60 s scale-out cooldown), and its ``min_capacity`` and
+    ``target_invocations_per_instance`` do not apply. Prefixes end with ``/`` and have no leading ``/``.
+    """
+
+    output_prefix: str | None = None
+    failure_prefix: str | None = None
+    input_prefix: str | None = None
+    max_concurrent_invocations_per_instance: int = Field(default=4, ge=1, le=1000)
+    notify: bool = True
+    scale_to_zero: bool = True
+    target_backlog_per_instance: int = Field(default=5, ge=1)
+
+    @field_validator("output_prefix", "failure_prefix", "input_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or not S3_PREFIX_PATTERN.match(value)):
+            raise ValueError("must be an S3 key prefix ending with '/' (letters, digits and !_.'()/-, no leading '/')")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_prefixes(self) -> AsyncInferenceConfig:
+        if self.output_prefix is not None and self.output_prefix == self.failure_prefix:
+            raise FieldError("failure_prefix", self.failure_prefix, "must differ from output_prefix")
+        return self
+
+    def prefixes(self, model_name: str, stage: str) -> tuple[str, str, str]:
+        """``(output, failure, input)`` prefixes, defaults filled in."""
+        base = f"{model_name}/async/{stage}"
+        return (
+            self.output_prefix or f"{base}/output/",
+            self.failure_prefix or f"{base}/failures/",
+            self.input_prefix or f"{base}/input/",
+        )
+
+
+#: Traffic shifting types allowed with asynchronous inference. SageMaker's deployment guardrail
+#: exclusions do not name async endpoints, but canary and linear shift *invocation traffic*, and async
+#: requests go through SageMaker's internal queue rather than a request router, so only the modes that
+#: do not split traffic by percentage are allowed.
+ASYNC_TRAFFIC_SHIFTING = (TrafficShiftingType.ALL_AT_ONCE, TrafficShiftingType.ROLLING)
 
 
 class EndpointVariantConfig(_Frozen):
@@ -397,7 +454,10 @@ class EndpointVariantConfig(_Frozen):
     ``ml.m5.large``) x ``instance_count`` (default 1), with optional ``autoscaling``, rolled out as
     ``traffic_shifting`` says. ``rollback_alarm_names`` (default none): names of existing CloudWatch
     alarms that roll a deployment back, alongside the three alarms the endpoint creates (instance
-    endpoints only).
+    endpoints only). ``async_inference`` (default none: real-time) makes an instance endpoint
+    asynchronous (see ``AsyncInferenceConfig``): not on serverless endpoints, only with ``all_at_once``
+    or ``rolling`` traffic shifting (SageMaker documents no canary/linear shifting of queued async
+    requests, so those are refused), and production only (``EndpointsConfig``).
     """
 
     serverless: bool = False
@@ -408,6 +468,7 @@ class EndpointVariantConfig(_Frozen):
     autoscaling: AutoscalingConfig | None = None
     traffic_shifting: TrafficShiftingConfig = Field(default_factory=TrafficShiftingConfig)
     rollback_alarm_names: tuple[str, ...] = ()
+    async_inference: AsyncInferenceConfig | None = None
 
     _instance = field_validator("instance_type")(_check_instance_type)
 
@@ -459,6 +520,36 @@ class EndpointVariantConfig(_Frozen):
             )
         return self
 
+    @model_validator(mode="after")
+    def _async_rules(self) -> EndpointVariantConfig:
+        config = self.async_inference
+        if config is None:
+            return self
+        if self.serverless:
+            raise FieldError(
+                "async_inference",
+                config.model_dump(exclude_unset=True),
+                "is not available on serverless endpoints; use an instance endpoint (serverless: false)",
+            )
+        kind = self.traffic_shifting.type
+        if kind not in ASYNC_TRAFFIC_SHIFTING:
+            raise FieldError(
+                "traffic_shifting.type",
+                kind.value,
+                "asynchronous endpoints support only all_at_once or rolling traffic shifting "
+                "(canary and linear split request traffic, which queued async requests do not have)",
+            )
+        if config.scale_to_zero and self.autoscaling is not None:
+            for name in ("min_capacity", "target_invocations_per_instance"):
+                if name in self.autoscaling.model_fields_set:
+                    raise FieldError(
+                        f"autoscaling.{name}",
+                        getattr(self.autoscaling, name),
+                        "does not apply when async_inference.scale_to_zero is true (the endpoint scales "
+                        "from 0 on its backlog; see async_inference.target_backlog_per_instance)",
+                    )
+        return self
+
 
 class DataCaptureConfig(_Frozen):
     """Request/response capture to the encrypted artifact bucket. Default: off; when on, 20 percent."""
@@ -475,6 +566,17 @@ class EndpointsConfig(_Frozen):
     data_capture: DataCaptureConfig = Field(default_factory=DataCaptureConfig)
     content_type: str = "text/csv"
 
+    @model_validator(mode="after")
+    def _staging_answers_the_smoke_test(self) -> EndpointsConfig:
+        if self.staging.async_inference is not None:
+            raise FieldError(
+                "staging.async_inference",
+                self.staging.async_inference.model_dump(exclude_unset=True),
+                "is available for production only: the smoke test calls InvokeEndpoint synchronously on "
+                "staging, which an asynchronous endpoint does not answer; keep staging real-time or serverless",
+            )
+        return self
+
 
 class SmokeTestConfig(_Frozen):
     """The request sent to the staging endpoint after each deploy. Default: one CSV row of zeros;
@@ -483,6 +585,74 @@ class SmokeTestConfig(_Frozen):
     payload: str = "0,0,0,0"
     content_type: str = "text/csv"
     max_latency_ms: int = Field(default=3000, ge=1)
+
+
+SCHEDULE_PATTERN = re.compile(
+    r"^(rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)"
+    r"|cron\((\S+ ){5}\S+\)"
+    r"|at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\))$"
+)
+SCRIPT_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]*\.py$")
+
+
+def _check_schedule(value: str) -> str:
+    match = SCHEDULE_PATTERN.match(value)
+    if match is None:
+        raise ValueError(
+            "must be an EventBridge Scheduler expression: 'rate(<n> <minutes|hours|days>)', "
+            "'cron(<6 fields>)' or 'at(yyyy-mm-ddThh:mm:ss)'"
+        )
+    if match["value"] is not None and (match["value"] == "1") != (not match["unit"].endswith("s")):
+        raise ValueError("rate() takes a singular unit for 1 and a plural one otherwise, e.g. 'rate(1 day)'")
+    return value
+
+
+class DriftConfig(_Frozen):
+    """Scheduled drift check of the production endpoint's captured inputs, and optional retraining.
+
+    On ``schedule`` (EventBridge Scheduler expression, default ``rate(1 day)``) a workflow runs
+    ``script`` (a file in the model's ``src/``, default ``drift.py``) in a processing job on one
+    ``instance_type`` (default ``ml.m5.large``); it compares the captured inputs
+    (``<model>/data-capture/production/``) with the training data (``<model>/data/train/``) and writes
+    ``{"drift_score": <number>}`` to ``/opt/ml/processing/output/drift/drift.json``. The score is
+    published as the CloudWatch metric ``cdk-mlops`` / ``DriftScore`` (dimension ``Model``); an alarm at
+    ``DriftScore > threshold`` (default 0.2) notifies the model's topic. ``retrain_on_drift`` (default
+    false) also starts the pipeline when the alarm fires; ``retrain_schedule`` (default none, e.g.
+    ``rate(7 days)``) starts it periodically. Needs ``endpoints.data_capture.enabled``.
+    """
+
+    schedule: str = "rate(1 day)"
+    script: str = "drift.py"
+    instance_type: str = "ml.m5.large"
+    threshold: float = Field(default=0.2, gt=0)
+    retrain_on_drift: bool = False
+    retrain_schedule: str | None = None
+
+    _instance = field_validator("instance_type")(_check_instance_type)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return _check_schedule(value)
+
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _retrain_schedule(cls, value: str | None) -> str | None:
+        return None if value is None else _check_schedule(value)
+
+    @field_validator("script")
+    @classmethod
+    def _script(cls, value: str) -> str:
+        if not SCRIPT_PATTERN.match(value) or ".." in value.split("/"):
+            raise ValueError("must be a Python file in the model's src/ folder, e.g. 'drift.py'")
+        return value
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _numeric(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("threshold must be a number")
+        return value
 
 
 class ModelConfig(_Frozen):
@@ -504,6 +674,7 @@ class ModelConfig(_Frozen):
     smoke_test: SmokeTestConfig = Field(default_factory=SmokeTestConfig)
     notification_email: str | None = None
     pipeline_class: str | None = None
+    drift: DriftConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -534,5 +705,11 @@ class ModelConfig(_Frozen):
                 "training.entry_point",
                 None,
                 f"is required for framework {self.framework.name!r} (script mode)",
+            )
+        if self.drift is not None and not self.endpoints.data_capture.enabled:
+            raise FieldError(
+                "drift",
+                self.drift.model_dump(),
+                "needs endpoints.data_capture.enabled: true (the drift check reads the captured inputs)",
             )
         return self

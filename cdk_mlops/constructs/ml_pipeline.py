@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Aspects, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -24,7 +24,8 @@ from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
 from cdk_mlops.constructs import workflow_steps
 from cdk_mlops.constructs.compliance import Justification, justify_wildcards
 from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
-from cdk_mlops.constructs.explicit_actions import ExplicitActions
+from cdk_mlops.constructs.drift_check import DriftCheck
+from cdk_mlops.constructs.explicit_actions import make_actions_explicit
 from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
 from cdk_mlops.constructs.model_source import bind_source
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
@@ -54,11 +55,13 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     config names one) unless passed; ``model_package_group`` (retained on delete); ``build``
     (``ModelBuildProject``); ``training`` (``TrainingWorkflow``); ``deploy_staging`` and
     ``deploy_production`` (``DeployWorkflow``; production also marks the package Approved);
-    ``smoke_test_workflow``; ``pipeline`` (queued executions, so releases never overlap).
+    ``smoke_test_workflow``; ``pipeline`` (queued executions, so releases never overlap); ``drift``
+    (``DriftCheck`` when the config has a ``drift`` section, else None).
 
     Every step comes from a method a subclass may override: ``preprocessing_step``,
     ``training_step`` (abstract here; ``MlPipeline`` implements it from the config),
-    ``evaluation_step``, ``quality_gate``, ``registration_step``, ``build_spec``, ``smoke_test``.
+    ``evaluation_step``, ``quality_gate``, ``registration_step``, ``build_spec``, ``smoke_test``,
+    ``drift_check``.
     The hooks run inside ``__init__``; a subclass that needs its own attributes in a hook sets them
     before calling ``super().__init__``.
     """
@@ -84,6 +87,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         self.model = model
         self.artifact_bucket = artifact_bucket
         self.encryption_key = encryption_key
+        self.network = network
         if notification_topic is None:
             topic = sns.Topic(
                 self,
@@ -155,6 +159,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             **common,
         )
         self.pipeline = self._pipeline()
+        self.drift = self.drift_check(self)
 
     # ---- hooks -------------------------------------------------------------------------------------
 
@@ -177,6 +182,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             self.model.source.path or "",
             self.artifact_bucket.bucket_name,
             self.encryption_key.key_arn,
+            latest_copy=self.model.drift is not None,
         )
 
     def preprocessing_step(self, ctx: WorkflowContext) -> Step | None:
@@ -221,6 +227,28 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             settings=self.model.smoke_test,
             notification_topic=self.notification_topic,
             encryption_key=self.encryption_key,
+        )
+
+    def drift_check(self, scope: Construct) -> DriftCheck | None:
+        """Default: a ``DriftCheck`` from the ``drift`` section (none when not configured): a scheduled
+        processing job scores input drift, an alarm notifies, and optionally the pipeline retrains."""
+        settings = self.model.drift
+        if settings is None:
+            return None
+        return DriftCheck(
+            scope,
+            "Drift",
+            model_name=self.model.name,
+            settings=settings,
+            image_uri=self.image_uri(),
+            sagemaker_role=self.training.sagemaker_role,
+            artifact_bucket=self.artifact_bucket,
+            encryption_key=self.encryption_key,
+            notification_topic=self.notification_topic,
+            pipeline=self.pipeline,
+            data_bucket=self.training.context.data_bucket,
+            data_prefix=self.training.context.data_prefix,
+            network=self.network,
         )
 
     # ---- pipeline ----------------------------------------------------------------------------------
@@ -283,7 +311,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         )
         # aws-cdk-lib grants the pipeline, its action roles and the build read/write on the artifact store
         # with wildcard actions (s3:GetObject*, kms:GenerateDataKey*, ...); make them explicit.
-        Aspects.of(self).add(ExplicitActions())
+        make_actions_explicit(pipeline, self.build)
         justify_wildcards(
             pipeline,
             [

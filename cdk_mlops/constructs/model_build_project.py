@@ -14,13 +14,17 @@ from constructs import Construct
 from cdk_mlops.constructs.compliance import Justification, allow_key, allow_objects, justify_wildcards
 
 
-def default_build_spec(model_name: str, model_path: str, bucket_name: str, key_arn: str) -> dict[str, Any]:
+def default_build_spec(
+    model_name: str, model_path: str, bucket_name: str, key_arn: str, *, latest_copy: bool = False
+) -> dict[str, Any]:
     """Install the model's requirements, run its tests (a failing test fails the build and stops the
     pipeline), then upload ``src/`` as-is and as ``sourcedir.tar.gz`` to
-    ``s3://<bucket>/<model>/source/<pipeline execution id>/``."""
+    ``s3://<bucket>/<model>/source/<pipeline execution id>/``. ``latest_copy`` also syncs ``src/`` to
+    ``s3://<bucket>/<model>/source/latest/src/`` (what the scheduled drift check runs)."""
     folder = model_path.strip("/") or "."
     destination = f"s3://{bucket_name}/{model_name}/source/$PIPELINE_EXECUTION_ID"
     encryption = f"--sse aws:kms --sse-kms-key-id {key_arn}"
+    latest = [f"aws s3 sync src s3://{bucket_name}/{model_name}/source/latest/src/ {encryption}"] if latest_copy else []
     return {
         "version": "0.2",
         "env": {"shell": "bash"},
@@ -49,6 +53,7 @@ def default_build_spec(model_name: str, model_path: str, bucket_name: str, key_a
                     '[ "$CODEBUILD_BUILD_SUCCEEDING" = "1" ] || exit 1',
                     f"aws s3 cp sourcedir.tar.gz {destination}/sourcedir.tar.gz {encryption}",
                     f"aws s3 sync src {destination}/src/ {encryption}",
+                    *latest,
                 ],
             },
         },

@@ -8,19 +8,28 @@ from typing import Any
 from aws_cdk import Aws, CfnCondition, CfnResource, Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_mlops.config.model_config import (
+    AutoscalingConfig,
     DataCaptureConfig,
     EndpointVariantConfig,
     SizeType,
     TrafficShiftingType,
 )
-from cdk_mlops.constructs.compliance import Justification, allow_key, allow_objects, justify_wildcards
+from cdk_mlops.constructs.compliance import (
+    Justification,
+    allow_key,
+    allow_objects,
+    allow_publish,
+    justify_wildcards,
+)
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 
@@ -33,6 +42,11 @@ def rollback_alarm_names(stack_name: str, endpoint_id: str = "Endpoint") -> list
     """The names of the rollback alarms of the ``ModelEndpoint`` ``endpoint_id`` in stack ``stack_name``:
     known without referencing that stack (the pipeline stack's dashboard shows them by name)."""
     return [f"{stack_name}-{endpoint_id}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
+
+
+def _glob(text: str) -> str:
+    """``text`` matched literally by ``fnmatch`` (an S3 prefix may contain ``*``)."""
+    return "".join(f"[{char}]" if char in "*?[]" else char for char in text)
 
 
 def _apply_condition(scope: Construct, condition: CfnCondition) -> None:
@@ -65,6 +79,16 @@ class ModelEndpoint(Construct):
     ``network``: VPC subnets and security groups for the model's containers, and network isolation
     (default: neither). Instance endpoints only; the hosting role then gets the network-interface
     permissions SageMaker needs.
+
+    ``settings.async_inference`` makes the endpoint asynchronous: an ``AsyncInferenceConfig`` on the
+    endpoint config writing results and failures under the artifact bucket (KMS-encrypted with
+    ``encryption_key``), the hosting role allowed to read request payloads under the input prefix, write
+    the output and failure prefixes and publish to ``success_topic`` and ``error_topic`` (created when
+    ``notify``, encrypted with ``encryption_key``; otherwise ``None``). With ``scale_to_zero`` the
+    scalable target goes from 0 instances, with a target-tracking policy on
+    ``ApproximateBacklogSizePerInstance`` and a step policy (``scale_out_from_zero``, triggered by
+    ``backlog_without_capacity_alarm`` on ``HasBacklogWithoutCapacity``) that adds one instance when
+    requests wait and no instance runs.
     """
 
     def __init__(
@@ -151,6 +175,14 @@ class ModelEndpoint(Construct):
                         json_content_types=[content_type] if "json" in content_type else None,
                     ),
                 )
+        self.success_topic: sns.Topic | None = None
+        self.error_topic: sns.Topic | None = None
+        async_prefixes: tuple[str, str, str] | None = None
+        if settings.async_inference is not None:
+            async_prefixes = settings.async_inference.prefixes(model_name, stage)
+            config_props["async_inference_config"] = self._async_inference_config(
+                model_name, stage, async_prefixes, artifact_bucket, encryption_key
+            )
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
@@ -170,8 +202,26 @@ class ModelEndpoint(Construct):
             ]
             self.endpoint.deployment_config = self._deployment_config(alarm_names)
         self.scalable_target: appscaling.ScalableTarget | None = None
-        if settings.autoscaling is not None:
+        self.scale_out_from_zero: appscaling.StepScalingAction | None = None
+        self.backlog_without_capacity_alarm: cloudwatch.Alarm | None = None
+        if settings.async_inference is not None and settings.async_inference.scale_to_zero:
+            self.scalable_target = self._async_autoscaling()
+        elif settings.autoscaling is not None:
             self.scalable_target = self._autoscaling()
+        if async_prefixes is not None:
+            output_prefix, failure_prefix, input_prefix = async_prefixes
+            justify_wildcards(
+                self,
+                [
+                    Justification(
+                        f"Resource::{{bucket}}/{_glob(prefix)}*",
+                        "SageMaker asynchronous inference reads request payloads and writes one result "
+                        "object per request under this prefix, with keys it generates.",
+                    )
+                    for prefix in (output_prefix, failure_prefix, input_prefix)
+                ],
+                values={"bucket": artifact_bucket.bucket_arn},
+            )
         if data_capture.enabled and not settings.serverless:
             justify_wildcards(
                 self,
@@ -186,6 +236,105 @@ class ModelEndpoint(Construct):
         if condition is not None:
             # Last, so the resources L2 constructs made above (scaling policy, role policy) get it too.
             _apply_condition(self, condition)
+
+    def _async_inference_config(
+        self,
+        model_name: str,
+        stage: str,
+        prefixes: tuple[str, str, str],
+        bucket: s3.IBucket,
+        key: kms.IKey,
+    ) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
+        config = self.settings.async_inference
+        assert config is not None
+        output_prefix, failure_prefix, input_prefix = prefixes
+        allow_objects(self.hosting_role, bucket, input_prefix)
+        allow_objects(self.hosting_role, bucket, output_prefix, write=True)
+        allow_objects(self.hosting_role, bucket, failure_prefix, write=True)
+        allow_key(self.hosting_role, key)
+        notification = None
+        if config.notify:
+            self.success_topic = sns.Topic(
+                self,
+                "AsyncSuccessTopic",
+                master_key=key,
+                enforce_ssl=True,
+                display_name=f"cdk-mlops {model_name} {stage} async inference results",
+            )
+            self.error_topic = sns.Topic(
+                self,
+                "AsyncErrorTopic",
+                master_key=key,
+                enforce_ssl=True,
+                display_name=f"cdk-mlops {model_name} {stage} async inference errors",
+            )
+            allow_publish(self.hosting_role, self.success_topic, key)
+            allow_publish(self.hosting_role, self.error_topic, key)
+            notification = sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                success_topic=self.success_topic.topic_arn, error_topic=self.error_topic.topic_arn
+            )
+        return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+            output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                s3_output_path=f"s3://{bucket.bucket_name}/{output_prefix}",
+                s3_failure_path=f"s3://{bucket.bucket_name}/{failure_prefix}",
+                kms_key_id=key.key_arn,
+                notification_config=notification,
+            ),
+            client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                max_concurrent_invocations_per_instance=config.max_concurrent_invocations_per_instance
+            ),
+        )
+
+    def _async_autoscaling(self) -> appscaling.ScalableTarget:
+        """Scale to zero as AWS documents for asynchronous endpoints: target tracking on the backlog per
+        instance, and a step policy that adds an instance when requests wait with none running (target
+        tracking alone would start from 0 only once the backlog exceeds the target)."""
+        config = self.settings.async_inference
+        assert config is not None
+        scaling = self.settings.autoscaling or AutoscalingConfig()
+        target = appscaling.ScalableTarget(
+            self,
+            "ScalableTarget",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT_NAME}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=0,
+            max_capacity=scaling.max_capacity,
+        )
+        target.node.add_dependency(self.endpoint)
+        target.scale_to_track_metric(
+            "BacklogPerInstance",
+            target_value=config.target_backlog_per_instance,
+            custom_metric=self.metric_endpoint(
+                "ApproximateBacklogSizePerInstance", statistic="Average", period=Duration.minutes(1)
+            ),
+            scale_in_cooldown=Duration.seconds(scaling.scale_in_cooldown_seconds),
+            scale_out_cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+        )
+        action = appscaling.StepScalingAction(
+            self,
+            "ScaleOutFromZero",
+            scaling_target=target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
+            cooldown=Duration.seconds(scaling.scale_out_cooldown_seconds),
+        )
+        action.add_adjustment(adjustment=1, lower_bound=0)
+        alarm = cloudwatch.Alarm(
+            self,
+            "HasBacklogWithoutCapacityAlarm",
+            alarm_description="Requests wait in the asynchronous queue and no instance runs: scale out from 0.",
+            metric=self.metric_endpoint("HasBacklogWithoutCapacity", statistic="Average", period=Duration.minutes(1)),
+            threshold=1,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(action))
+        self.scale_out_from_zero = action
+        self.backlog_without_capacity_alarm = alarm
+        return target
 
     def _rollback_alarms(self, latency_threshold: Duration, names: dict[str, str]) -> list[cloudwatch.Alarm]:
         # The endpoint names these alarms in its DeploymentConfig, and the alarms watch the endpoint;
@@ -318,6 +467,19 @@ class ModelEndpoint(Construct):
             namespace="AWS/SageMaker",
             metric_name=metric_name,
             dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
+            statistic=statistic,
+            period=period or Duration.minutes(5),
+        )
+
+    def metric_endpoint(
+        self, metric_name: str, *, statistic: str = "Average", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """A metric with only the ``EndpointName`` dimension (the asynchronous queue's
+        ``ApproximateBacklogSize``, ``ApproximateBacklogSizePerInstance``, ``HasBacklogWithoutCapacity``)."""
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=metric_name,
+            dimensions_map={"EndpointName": self.endpoint_name},
             statistic=statistic,
             period=period or Duration.minutes(5),
         )

@@ -74,6 +74,8 @@ def test_build_uploads_sourcedir_tarball_and_sources_encrypted_only_after_passin
         '[ "$CODEBUILD_BUILD_SUCCEEDING" = "1" ] || exit 1',
         f"aws s3 cp sourcedir.tar.gz {DESTINATION}/sourcedir.tar.gz --sse aws:kms --sse-kms-key-id {KEY}",
         f"aws s3 sync src {DESTINATION}/src/ --sse aws:kms --sse-kms-key-id {KEY}",
+        # churn-xgb has a drift check, which runs the newest tested copy of src/
+        f"aws s3 sync src s3://{BUCKET_NAME}/churn-xgb/source/latest/src/ --sse aws:kms --sse-kms-key-id {KEY}",
     ]
 
 
