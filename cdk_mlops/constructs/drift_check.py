@@ -33,6 +33,7 @@ from cdk_mlops.constructs.compliance import (
     justify_wildcards,
 )
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig, ProcessingJobTask, S3Channel
+from cdk_mlops.constructs.workflow_context import data_prefix_of
 from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 
 METRIC_NAMESPACE = "cdk-mlops"
@@ -87,9 +88,7 @@ class DriftCheck(Construct):
         self.model_name = model_name
         self.settings = settings
         data_bucket = data_bucket or artifact_bucket
-        data_prefix = data_prefix if data_prefix is not None else f"{model_name}/data/"
-        if data_prefix and not data_prefix.endswith("/"):
-            data_prefix += "/"
+        data_prefix = data_prefix_of(model_name, data_prefix)
         bucket = artifact_bucket.bucket_name
         execution = "$$.Execution.Name"
 

@@ -28,7 +28,7 @@ from cdk_mlops.constructs.compliance import (
 )
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
-from cdk_mlops.constructs.workflow_context import WorkflowContext
+from cdk_mlops.constructs.workflow_context import WorkflowContext, data_prefix_of
 from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
 
@@ -93,9 +93,7 @@ class TrainingWorkflow(Construct):
         self.model = model
         self.notification_topic = notification_topic
         data_bucket = data_bucket or artifact_bucket
-        data_prefix = data_prefix if data_prefix is not None else f"{model.name}/data/"
-        if data_prefix and not data_prefix.endswith("/"):
-            data_prefix += "/"
+        data_prefix = data_prefix_of(model.name, data_prefix)
         if sagemaker_role is None:
             execution_role = SageMakerExecutionRole(
                 self,

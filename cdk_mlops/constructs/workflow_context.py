@@ -21,6 +21,13 @@ from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 
 
+def data_prefix_of(model_name: str, prefix: str | None) -> str:
+    """The key prefix of a model's training data: ``prefix`` ending in ``/``, by default ``<model>/data/``."""
+    if prefix is None:
+        return f"{model_name}/data/"
+    return prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
+
+
 class RunPaths:
     """JSONPaths into the ``$.run`` object that the workflow's ``Initialize`` state writes."""
 
