@@ -145,11 +145,17 @@ class DeployWorkflow(Construct):
             "Deployed",
             parameters={
                 "ModelPackageArn.$": "$.training.output.ModelPackageArn",
+                "PipelineExecutionId.$": "$.training.output.PipelineExecutionId",
                 "StackName": stack_name,
                 "Stage": stage,
             },
         )
-        rolled_back = notify(
+        package_arns = [
+            stack.format_arn(
+                service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
+            )
+        ]
+        rolled_back_notification = notify(
             "NotifyRolledBack",
             f"Deploying {model_name} to {stage} ({stack_name}) rolled back: stack status {{}}",
             ["$.stack.status"],
@@ -161,6 +167,26 @@ class DeployWorkflow(Construct):
                 cause=f"the update of {stack_name} did not complete and was rolled back",
             )
         )
+        rolled_back: sfn.IChainable = rolled_back_notification
+        if promote:
+            # A production rollback is a verdict on the package: record it where the registry shows it.
+            reject = tasks.CallAwsService(
+                self,
+                "RejectModelPackage",
+                service="sagemaker",
+                action="updateModelPackage",
+                parameters={
+                    "ModelPackageArn.$": "$.training.output.ModelPackageArn",
+                    "ModelApprovalStatus": "Rejected",
+                    "ApprovalDescription.$": "States.Format('Rolled back in production by {}: stack status {}', "
+                    "$$.Execution.Id, $.stack.status)",
+                },
+                iam_resources=package_arns,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            _retry_sagemaker(reject)
+            reject.add_catch(failed, result_path="$.error")
+            rolled_back = reject.next(rolled_back_notification)
         after: sfn.IChainable = sfn.Succeed(self, "Done")
         if promote:
             approve = tasks.CallAwsService(
@@ -173,23 +199,28 @@ class DeployWorkflow(Construct):
                     "ModelApprovalStatus": "Approved",
                     "ApprovalDescription.$": "States.Format('Deployed to production by {}', $$.Execution.Id)",
                 },
-                iam_resources=[
-                    stack.format_arn(
-                        service="sagemaker",
-                        resource="model-package",
-                        resource_name=f"{model_package_group_name}/*",
-                    )
-                ],
+                iam_resources=package_arns,
                 result_path=sfn.JsonPath.DISCARD,
             )
-            approve.add_retry(
-                errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
-                interval=Duration.seconds(2),
-                backoff_rate=2,
-                max_attempts=4,
+            tag = tasks.CallAwsService(
+                self,
+                "TagRelease",
+                service="sagemaker",
+                action="addTags",
+                parameters={
+                    "ResourceArn.$": "$.ModelPackageArn",
+                    "Tags": [
+                        {"Key": "cdk-mlops:pipeline-execution", "Value.$": "$.PipelineExecutionId"},
+                        {"Key": "cdk-mlops:deployed-by", "Value.$": "$$.Execution.Name"},
+                    ],
+                },
+                iam_resources=package_arns,
+                result_path=sfn.JsonPath.DISCARD,
             )
-            approve.add_catch(failed, result_path="$.error")
-            after = approve.next(after)
+            for task in (approve, tag):
+                _retry_sagemaker(task)
+                task.add_catch(failed, result_path="$.error")
+            after = approve.next(tag).next(after)
         if after_deploy is not None:
             after = sfn.Chain.start(after_deploy).next(after)
         deployed.next(after)
@@ -273,3 +304,12 @@ class DeployWorkflow(Construct):
             resource_name=f"{name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
+
+
+def _retry_sagemaker(task: tasks.CallAwsService) -> None:
+    task.add_retry(
+        errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
+        interval=Duration.seconds(2),
+        backoff_rate=2,
+        max_attempts=4,
+    )

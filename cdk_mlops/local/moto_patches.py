@@ -892,6 +892,23 @@ def _patch_boto_client_for(stack: contextlib.ExitStack, clients: _InterpreterCli
 _install_lock = threading.Lock()
 
 
+def _versioned_resource_from_arn(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto 5.2.5 splits resource ARNs on one '/', so a model package version
+    (``model-package/<group>/<version>``) cannot be tagged; look those up by ARN."""
+
+    def resource_from_arn(backend: Any, arn: str) -> Any:
+        if ":model-package/" in arn and arn.count("/") == 2:
+            if arn not in backend.model_packages:
+                raise ValidationError(message=f"Could not find model-package {arn}")
+            package = backend.model_packages[arn]
+            if package.tags is None:  # created without tags: moto keeps None, add_tags/list_tags need a list
+                package.tags = []
+            return package
+        return original(backend, arn)
+
+    return resource_from_arn
+
+
 def install(hooks: PatchHooks) -> contextlib.ExitStack:
     """Applies every patch for ``hooks`` (one engine at a time); closing the stack undoes them."""
     with _install_lock:
@@ -924,6 +941,14 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
         quiet_codes = _QuietErrorCodes(moto_errors.COMMON_ERROR_CODES)
         patch(mock.patch.object(moto_errors, "COMMON_ERROR_CODES", quiet_codes))
         patch(mock.patch.object(SageMakerResponse, "update_endpoint", _sagemaker_update_endpoint, create=True))
+        original_resource_from_arn = sagemaker_models.SageMakerModelBackend._get_resource_from_arn
+        patch(
+            mock.patch.object(
+                sagemaker_models.SageMakerModelBackend,
+                "_get_resource_from_arn",
+                _versioned_resource_from_arn(original_resource_from_arn),
+            )
+        )
         outcomes = _JobOutcomes()
         for kind, attributes in _JOB_ATTRIBUTES.items():
             backend_class = sagemaker_models.SageMakerModelBackend

@@ -57,6 +57,7 @@ class ReleaseResult:
     notifications: list[Notification]
     model_packages: dict[str, dict[str, Any]]
     stack_parameters: dict[str, dict[str, str]]
+    model_package_tags: dict[str, list[dict[str, str]]]
     wall_seconds: float
 
     @property
@@ -211,13 +212,17 @@ def run_release_scenario(
             }
             for stage, name in stacks.items()
         }
+        packages = engine.sagemaker_state()["model_packages"]
+        sagemaker = engine.client("sagemaker")
+        tags = {arn: sagemaker.list_tags(ResourceArn=arn)["Tags"] for arn in packages}
         result = ReleaseResult(
             model,
             scenario,
             executions,
             engine.notifications,
-            engine.sagemaker_state()["model_packages"],
+            packages,
             parameters,
+            tags,
             time.perf_counter() - started,
         )
     return result

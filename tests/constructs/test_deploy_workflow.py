@@ -58,7 +58,7 @@ def test_staging_deploy_resolves_updates_waits_and_succeeds_once_the_update_comp
     ]
 
 
-def test_production_deploy_approves_the_package_after_the_update_completes(production) -> None:
+def test_production_deploy_approves_and_tags_the_package_after_the_update_completes(production) -> None:
     assert happy_path(production, {"StackUpdated?": "Deployed"}) == [
         "ResolveModelPackage",
         "UpdateEndpointStack",
@@ -67,8 +67,27 @@ def test_production_deploy_approves_the_package_after_the_update_completes(produ
         "StackUpdated?",
         "Deployed",
         "ApproveModelPackage",
+        "TagRelease",
         "Done",
     ]
+    tag = production["States"]["TagRelease"]
+    assert tag["Resource"] == "arn:${AWS::Partition}:states:::aws-sdk:sagemaker:addTags"
+    assert tag["Parameters"]["Tags"] == [
+        {"Key": "cdk-mlops:pipeline-execution", "Value.$": "$.PipelineExecutionId"},
+        {"Key": "cdk-mlops:deployed-by", "Value.$": "$$.Execution.Name"},
+    ]
+
+
+def test_production_rollback_rejects_the_package_with_the_stack_status(production, staging) -> None:
+    choice = production["States"]["StackUpdated?"]
+    [rollback] = [c for c in choice["Choices"] if "Or" in c]
+    reject = production["States"][rollback["Next"]]
+
+    assert rollback["Next"] == "RejectModelPackage"
+    assert reject["Parameters"]["ModelApprovalStatus"] == "Rejected"
+    assert "$.stack.status" in reject["Parameters"]["ApprovalDescription.$"]
+    assert reject["Next"] == "NotifyRolledBack"
+    assert "RejectModelPackage" not in staging["States"]
 
 
 def test_deploy_reads_the_registered_package_from_the_training_execution(template, staging) -> None:
@@ -162,6 +181,7 @@ def test_staging_deploy_ends_after_the_update_without_approving(staging) -> None
 
     assert states["Deployed"]["Parameters"] == {
         "ModelPackageArn.$": "$.training.output.ModelPackageArn",
+        "PipelineExecutionId.$": "$.training.output.PipelineExecutionId",
         "StackName": STAGING_STACK,
         "Stage": "staging",
     }
@@ -181,7 +201,7 @@ def test_production_deploy_ends_by_approving_the_package(production) -> None:
         "ModelApprovalStatus": "Approved",
         "ApprovalDescription.$": "States.Format('Deployed to production by {}', $$.Execution.Id)",
     }
-    assert approve["Next"] == "Done"
+    assert approve["Next"] == "TagRelease"
     assert approve["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
 
 

@@ -20,10 +20,18 @@ def test_release_deploys_both_stages_and_approves_the_package(model: str) -> Non
     assert release.succeeded
     assert release.executions["deploy_staging"].states_entered == [*DEPLOYED, "Done"]
     assert release.executions["smoke_test"].states_entered == ["InvokeSmokeTest", "Passed?", "SmokeTestPassed"]
-    assert release.executions["deploy_production"].states_entered == [*DEPLOYED, "ApproveModelPackage", "Done"]
+    assert release.executions["deploy_production"].states_entered == [
+        *DEPLOYED,
+        "ApproveModelPackage",
+        "TagRelease",
+        "Done",
+    ]
     [(arn, package)] = release.model_packages.items()
     assert arn == f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{model}/1"
     assert package["ModelApprovalStatus"] == "Approved"
+    tags = {tag["Key"]: tag["Value"] for tag in release.model_package_tags[arn]}
+    assert tags["cdk-mlops:pipeline-execution"] == "local-build-0001"
+    assert tags["cdk-mlops:deployed-by"] == release.executions["deploy_production"].name
     assert {stage: p["ModelPackageArn"] for stage, p in release.stack_parameters.items()} == {
         "staging": arn,
         "production": arn,
