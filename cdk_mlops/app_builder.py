@@ -151,25 +151,18 @@ def build_app(
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:
         names = stack_names(config.name)
-        staging = ModelEndpointStack(
-            app,
-            names["Staging"],
-            model=config,
-            stage="staging",
-            env=env,
-            description=f"cdk-mlops {config.name}: staging endpoint",
-            artifact_bucket_arn=bucket_arn,
-            encryption_key_arn=key_arn,
-        )
-        production = ModelEndpointStack(
-            app,
-            names["Production"],
-            model=config,
-            stage="production",
-            env=env,
-            description=f"cdk-mlops {config.name}: production endpoint",
-            artifact_bucket_arn=bucket_arn,
-            encryption_key_arn=key_arn,
+        staging, production = (
+            ModelEndpointStack(
+                app,
+                names[stage.capitalize()],
+                model=config,
+                stage=stage,
+                env=env,
+                description=f"cdk-mlops {config.name}: {stage} endpoint",
+                artifact_bucket_arn=bucket_arn,
+                encryption_key_arn=key_arn,
+            )
+            for stage in ("staging", "production")
         )
         pipeline = ModelPipelineStack(
             app,

@@ -86,7 +86,8 @@ def wildcard_findings(document: Any) -> Iterator[str]:
                 yield f"Resource::{rendered}"
 
 
-def _escape_glob(text: str) -> str:
+def escape_glob(text: str) -> str:
+    """``text`` matched literally by ``fnmatch`` in a justification pattern (``*?[]`` escaped)."""
     return "".join(f"[{char}]" if char in "*?[]" else char for char in text)
 
 
@@ -138,7 +139,7 @@ class _AcknowledgeJustifiedWildcards:
         resolved = iter(self.stack.resolve(tokens))
         acknowledgements: dict[str, tuple[iam.CfnPolicy, list[Acknowledgment]]] = {}
         for justifications, names, policies in scoped:
-            rendered = {name: _escape_glob(render_token(next(resolved))) for name in names}
+            rendered = {name: escape_glob(render_token(next(resolved))) for name in names}
             patterns = [(j.finding.format(**rendered), j.reason) for j in justifications]
             for policy in policies:
                 document = next(resolved)

@@ -26,6 +26,24 @@ MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
 
 
+def stack_arn(scope: Construct, stack_name: str) -> str:
+    """The ARN of every incarnation of stack ``stack_name`` (a stack ARN ends in a generated id)."""
+    return Stack.of(scope).format_arn(
+        service="cloudformation",
+        resource="stack",
+        resource_name=f"{stack_name}/*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+
+
+def stack_arn_justification(stack_name: str) -> Justification:
+    """Why ``stack_arn(stack_name)`` ends in a wildcard (for ``justify_wildcards``)."""
+    return Justification(
+        f"Resource::arn:<AWS::Partition>:cloudformation:*:*:stack/{stack_name}/*",
+        "A stack ARN ends in an id CloudFormation generates; the stack name pins the one stack.",
+    )
+
+
 def cdk_cloudformation_execution_role(scope: Construct, id: str) -> iam.IRole:
     """The CloudFormation execution role ``cdk bootstrap`` creates in the stack's account and region."""
     stack = Stack.of(scope)
@@ -75,12 +93,7 @@ class DeployWorkflow(Construct):
         stack = Stack.of(self)
         self.stack_name = stack_name
         self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(self, "CfnExecRole")
-        stack_arn = stack.format_arn(
-            service="cloudformation",
-            resource="stack",
-            resource_name=f"{stack_name}/*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
+        endpoint_stack_arn = stack_arn(self, stack_name)
 
         def notify(state_id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
             return notification(
@@ -126,7 +139,7 @@ class DeployWorkflow(Construct):
                 "RoleARN": self.cloudformation_role.role_arn,
                 "ClientRequestToken.$": "$$.Execution.Name",
             },
-            iam_resources=[stack_arn],
+            iam_resources=[endpoint_stack_arn],
             result_path="$.update",
         )
         describe = tasks.CallAwsService(
@@ -135,7 +148,7 @@ class DeployWorkflow(Construct):
             service="cloudformation",
             action="describeStacks",
             parameters={"StackName": stack_name},
-            iam_resources=[stack_arn],
+            iam_resources=[endpoint_stack_arn],
             result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
             result_path="$.stack",
         )
@@ -278,10 +291,7 @@ class DeployWorkflow(Construct):
         justify_wildcards(
             self,
             [
-                Justification(
-                    f"Resource::arn:<AWS::Partition>:cloudformation:*:*:stack/{stack_name}/*",
-                    "A stack ARN ends in an id CloudFormation generates; the stack name pins the one stack.",
-                ),
+                stack_arn_justification(stack_name),
                 Justification(
                     "Resource::arn:<AWS::Partition>:states:*:*:execution:*:*",
                     "Executions of this model's training workflow are named per pipeline run.",

@@ -28,6 +28,7 @@ from cdk_mlops.constructs.compliance import (
     allow_key,
     allow_objects,
     allow_publish,
+    escape_glob,
     justify_wildcards,
 )
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
@@ -42,11 +43,6 @@ def rollback_alarm_names(stack_name: str, endpoint_id: str = "Endpoint") -> list
     """The names of the rollback alarms of the ``ModelEndpoint`` ``endpoint_id`` in stack ``stack_name``:
     known without referencing that stack (the pipeline stack's dashboard shows them by name)."""
     return [f"{stack_name}-{endpoint_id}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
-
-
-def _glob(text: str) -> str:
-    """``text`` matched literally by ``fnmatch`` (an S3 prefix may contain ``*``)."""
-    return "".join(f"[{char}]" if char in "*?[]" else char for char in text)
 
 
 def _apply_condition(scope: Construct, condition: CfnCondition) -> None:
@@ -214,7 +210,7 @@ class ModelEndpoint(Construct):
                 self,
                 [
                     Justification(
-                        f"Resource::{{bucket}}/{_glob(prefix)}*",
+                        f"Resource::{{bucket}}/{escape_glob(prefix)}*",
                         "SageMaker asynchronous inference reads request payloads and writes one result "
                         "object per request under this prefix, with keys it generates.",
                     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,6 +20,7 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.deploy_workflow import stack_arn, stack_arn_justification
 from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 from cdk_mlops.lambda_code import lambda_code_dir
 
@@ -79,14 +80,7 @@ class SmokeTestWorkflow(Construct):
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["cloudformation:DescribeStacks"],
-                resources=[
-                    stack.format_arn(
-                        service="cloudformation",
-                        resource="stack",
-                        resource_name=f"{stack_name}/*",
-                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                    )
-                ],
+                resources=[stack_arn(self, stack_name)],
             )
         )
         endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
@@ -171,10 +165,7 @@ class SmokeTestWorkflow(Construct):
         justify_wildcards(
             self,
             [
-                Justification(
-                    f"Resource::arn:<AWS::Partition>:cloudformation:*:*:stack/{stack_name}/*",
-                    "A stack ARN ends in an id CloudFormation generates; the stack name pins the one stack.",
-                ),
+                stack_arn_justification(stack_name),
                 Justification(
                     "Resource::arn:<AWS::Partition>:sagemaker:*:*:endpoint/*",
                     "CloudFormation generates the endpoint's name; the handler only calls the endpoint named by "
