@@ -1,0 +1,73 @@
+"""The per-mode example configurations in ``examples/`` load, synthesize with cdk-nag on, and render the
+mode each one is there to show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from cdk_mlops.app_builder import build_app, enable_compliance_checks
+from cdk_mlops_testing import REPO_ROOT, only_resource
+
+EXAMPLES_DIR = REPO_ROOT / "examples"
+
+
+@pytest.fixture(scope="module")
+def templates() -> dict[str, dict[str, Any]]:
+    app = cdk.App(builtin_cloud_formation_validation=False)
+    assert enable_compliance_checks(app)
+    build_app(app, EXAMPLES_DIR, region="eu-west-1")
+    assembly = app.synth()  # cdk-nag findings fail this
+    return {stack.stack_name: stack.template for stack in assembly.stacks}
+
+
+def production_endpoint(templates: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
+    return only_resource(templates[f"Mlops-{model}-Production"], "AWS::SageMaker::Endpoint")[1]["Properties"]
+
+
+def scalable_target(templates: dict[str, dict[str, Any]], model: str) -> dict[str, Any]:
+    template = templates[f"Mlops-{model}-Production"]
+    return only_resource(template, "AWS::ApplicationAutoScaling::ScalableTarget")[1]["Properties"]
+
+
+def test_every_example_gets_its_three_stacks(templates) -> None:
+    assert sorted(templates) == sorted(
+        ["Mlops-Platform"]
+        + [f"Mlops-{model}-{stage}" for model in ("docs-async", "ranking-linear", "vision-rolling")
+           for stage in ("Pipeline", "Staging", "Production")]
+    )
+
+
+def test_linear_example_shifts_twenty_percent_steps_and_scales_from_ten_to_twenty(templates) -> None:
+    policy = production_endpoint(templates, "ranking-linear")["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    target = scalable_target(templates, "ranking-linear")
+
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "LINEAR",
+        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 20},
+        "WaitIntervalInSeconds": 180,
+    }
+    assert policy["TerminationWaitInSeconds"] == 900
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (10, 20)
+
+
+def test_rolling_example_replaces_quarter_batches_and_rolls_back_two_instances_at_a_time(templates) -> None:
+    config = production_endpoint(templates, "vision-rolling")["DeploymentConfig"]
+
+    assert config["RollingUpdatePolicy"] == {
+        "MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        "WaitIntervalInSeconds": 600,
+        "MaximumExecutionTimeoutInSeconds": 7200,
+        "RollbackMaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 2},
+    }
+    assert {"AlarmName": "vision-checkout-conversion-drop"} in config["AutoRollbackConfiguration"]["Alarms"]
+
+
+def test_async_example_answers_in_s3_and_scales_to_zero(templates) -> None:
+    _, config = only_resource(templates["Mlops-docs-async-Production"], "AWS::SageMaker::EndpointConfig")
+    target = scalable_target(templates, "docs-async")
+
+    assert config["Properties"]["AsyncInferenceConfig"]["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 2}
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 3)
