@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "BatchTransformWorkflow": "cdk_mlops.constructs.batch_transform_workflow",
     "DeployWorkflow": "cdk_mlops.constructs.deploy_workflow",
     "EvaluationStep": "cdk_mlops.constructs.workflow_steps",
     "JobNetworkConfig": "cdk_mlops.constructs.sagemaker_tasks",
@@ -33,6 +34,7 @@ _EXPORTS = {
     "Step": "cdk_mlops.constructs.workflow_steps",
     "TrainingJobTask": "cdk_mlops.constructs.sagemaker_tasks",
     "TrainingWorkflow": "cdk_mlops.constructs.training_workflow",
+    "TransformJobTask": "cdk_mlops.constructs.sagemaker_tasks",
     "WorkflowContext": "cdk_mlops.constructs.workflow_context",
     "build_app": "cdk_mlops.app_builder",
     "load_model_config": "cdk_mlops.config",
@@ -43,6 +45,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from cdk_mlops.app_builder import MlopsApp, ModelStacks, build_app, stack_names
     from cdk_mlops.config import MetricThreshold, ModelConfig, ModelConfigError, load_model_config, parse_model_config
+    from cdk_mlops.constructs.batch_transform_workflow import BatchTransformWorkflow
     from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
     from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
     from cdk_mlops.constructs.model_build_project import ModelBuildProject
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
         S3Channel,
         SpotTraining,
         TrainingJobTask,
+        TransformJobTask,
     )
     from cdk_mlops.constructs.smoke_test_workflow import SmokeTestWorkflow
     from cdk_mlops.constructs.training_workflow import TrainingWorkflow
@@ -73,6 +77,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BatchTransformWorkflow",
     "DeployWorkflow",
     "EvaluationStep",
     "JobNetworkConfig",
@@ -96,6 +101,7 @@ __all__ = [
     "Step",
     "TrainingJobTask",
     "TrainingWorkflow",
+    "TransformJobTask",
     "WorkflowContext",
     "build_app",
     "load_model_config",

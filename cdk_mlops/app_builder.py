@@ -1,5 +1,5 @@
 """Turns the ``models/*/model.yaml`` files into stacks: one shared platform stack, and per model a
-pipeline stack plus its staging and production endpoint stacks."""
+pipeline stack plus its staging and production endpoint stacks (none for a batch model)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,18 @@ STACK_PREFIX = "Mlops"
 
 @dataclasses.dataclass
 class ModelStacks:
-    """The three stacks of one model."""
+    """The stacks of one model: its pipeline and, unless it is a batch model (``inference: batch``),
+    its staging and production endpoint stacks."""
 
     config: ModelConfig
     pipeline: ModelPipelineStack
-    staging: ModelEndpointStack
-    production: ModelEndpointStack
+    staging: ModelEndpointStack | None = None
+    production: ModelEndpointStack | None = None
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        """The pipeline stack, then the endpoint stacks the model has."""
+        return [stack for stack in (self.pipeline, self.staging, self.production) if stack is not None]
 
 
 @dataclasses.dataclass
@@ -42,6 +48,8 @@ class MlopsApp:
 
     platform: PlatformStack
     models: dict[str, ModelStacks]
+    #: ``Mlops-Platform-<account>`` of each other account hosting a production endpoint, by account id.
+    production_platforms: dict[str, PlatformStack] = dataclasses.field(default_factory=dict)
 
 
 def stack_names(model_name: str) -> dict[str, str]:
@@ -105,6 +113,60 @@ def enable_compliance_checks(app: cdk.App) -> bool:
     return True
 
 
+def _endpoint_stack(
+    app: cdk.App,
+    name: str,
+    config: ModelConfig,
+    stage: str,
+    env: cdk.Environment,
+    platform: PlatformStack | None,
+    *,
+    external_model_artifacts: bool = False,
+) -> ModelEndpointStack:
+    return ModelEndpointStack(
+        app,
+        name,
+        model=config,
+        stage=stage,
+        env=env,
+        description=f"cdk-mlops {config.name}: {stage} endpoint",
+        artifact_bucket_arn=platform.artifact_bucket.bucket_arn if platform else None,
+        encryption_key_arn=platform.encryption_key.key_arn if platform else None,
+        external_model_artifacts=external_model_artifacts,
+    )
+
+
+def _model_stacks(
+    app: cdk.App,
+    config: ModelConfig,
+    pipeline_class: type[MlPipelineBase],
+    env: cdk.Environment,
+    bucket_arn: str,
+    key_arn: str,
+    *,
+    staging: ModelEndpointStack | None = None,
+    production: ModelEndpointStack | None = None,
+) -> ModelStacks:
+    """The pipeline stack of ``config``, deploying to ``staging`` and ``production`` (none for a batch
+    model), and every stack of the model tagged with its name."""
+    pipeline = ModelPipelineStack(
+        app,
+        stack_names(config.name)["Pipeline"],
+        model=config,
+        staging_stack_name=staging.stack_name if staging else None,
+        production_stack_name=production.stack_name if production else None,
+        pipeline_class=pipeline_class,
+        env=env,
+        description=f"cdk-mlops {config.name}: deployment pipeline and workflows",
+        artifact_bucket_arn=bucket_arn,
+        encryption_key_arn=key_arn,
+    )
+    stacks = ModelStacks(config, pipeline, staging, production)
+    for stack in stacks.stacks:
+        cdk.Tags.of(stack).add("cdk-mlops:model", config.name)
+    return stacks
+
+
 def selected_models(scope: Construct) -> list[str] | None:
     """``-c models=a,b`` on the command line: synthesize only these models."""
     value = scope.node.try_get_context("models")
@@ -123,7 +185,12 @@ def build_app(
 ) -> MlopsApp:
     """Validates every model file, then creates the stacks. ``only`` limits which models get stacks
     (every file is still validated). Region: ``region``, else ``CDK_DEFAULT_REGION``, else eu-west-1;
-    account: ``account``, else ``CDK_DEFAULT_ACCOUNT``, else environment-agnostic."""
+    account: ``account``, else ``CDK_DEFAULT_ACCOUNT``, else environment-agnostic.
+
+    A model with ``endpoints.production.account`` gets its production stack in that account (same
+    region), next to a ``Mlops-Platform-<account>`` stack (key and bucket for what the endpoint writes,
+    shared by the models deployed there; not created when all of them are serverless, which write
+    nothing); the pipeline account's platform grants that account read access to those models' data."""
     region = region or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
     account = account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     env = cdk.Environment(account=account, region=region)
@@ -140,43 +207,63 @@ def build_app(
         _check_images(path, config, region)
         classes[config.name] = load_pipeline_class(path, config.pipeline_class)
 
+    model_readers: dict[str, list[str]] = {}
+    configs_by_name = {config.name: config for _, config in chosen}
+    for path, config in chosen:
+        target = config.endpoints.production.account
+        if target is None:
+            continue
+        if target == account:
+            raise ModelConfigError(
+                path,
+                [
+                    f"endpoints.production.account: is the pipeline's own account; leave it out to deploy "
+                    f"production next to the pipeline (got {target!r})"
+                ],
+            )
+        model_readers.setdefault(target, []).append(config.name)
+
     platform = PlatformStack(
         app,
         f"{STACK_PREFIX}-Platform",
         env=env,
         description="cdk-mlops shared platform: KMS key and artifact bucket",
+        model_readers=model_readers,
     )
+    target_platforms = {
+        target: PlatformStack(
+            app,
+            f"{STACK_PREFIX}-Platform-{target}",
+            env=cdk.Environment(account=target, region=region),
+            description=f"cdk-mlops platform of the production account {target}: KMS key and bucket for endpoints",
+        )
+        for target in sorted(model_readers)
+        # A serverless endpoint writes nothing (no volume, capture or async output): no platform needed.
+        if any(not configs_by_name[name].endpoints.production.serverless for name in model_readers[target])
+    }
     bucket_arn = platform.artifact_bucket.bucket_arn
     key_arn = platform.encryption_key.key_arn
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:
         names = stack_names(config.name)
+        if config.inference == "batch":  # no endpoint stacks
+            models[config.name] = _model_stacks(app, config, classes[config.name], env, bucket_arn, key_arn)
+            continue
         staging, production = (
-            ModelEndpointStack(
+            _endpoint_stack(app, names[stage.capitalize()], config, stage, env, platform)
+            if stage == "staging" or config.endpoints.production.account is None
+            else _endpoint_stack(
                 app,
-                names[stage.capitalize()],
-                model=config,
-                stage=stage,
-                env=env,
-                description=f"cdk-mlops {config.name}: {stage} endpoint",
-                artifact_bucket_arn=bucket_arn,
-                encryption_key_arn=key_arn,
+                names["Production"],
+                config,
+                stage,
+                cdk.Environment(account=config.endpoints.production.account, region=region),
+                target_platforms.get(config.endpoints.production.account),
+                external_model_artifacts=True,
             )
             for stage in ("staging", "production")
         )
-        pipeline = ModelPipelineStack(
-            app,
-            names["Pipeline"],
-            model=config,
-            staging_stack_name=staging.stack_name,
-            production_stack_name=production.stack_name,
-            pipeline_class=classes[config.name],
-            env=env,
-            description=f"cdk-mlops {config.name}: deployment pipeline and workflows",
-            artifact_bucket_arn=bucket_arn,
-            encryption_key_arn=key_arn,
+        models[config.name] = _model_stacks(
+            app, config, classes[config.name], env, bucket_arn, key_arn, staging=staging, production=production
         )
-        for stack in (staging, production, pipeline):
-            cdk.Tags.of(stack).add("cdk-mlops:model", config.name)
-        models[config.name] = ModelStacks(config, pipeline, staging, production)
-    return MlopsApp(platform, models)
+    return MlopsApp(platform, models, target_platforms)

@@ -31,9 +31,22 @@ def state_machine_definitions(template: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def _accounts(assembly: Path) -> dict[str, str]:
+    """The account of each stack deployed to a fixed account (``aws://<account>/<region>`` in the manifest)."""
+    manifest = assembly / "manifest.json"
+    artifacts = json.loads(manifest.read_text()).get("artifacts", {}) if manifest.is_file() else {}
+    accounts = {}
+    for name, artifact in artifacts.items():
+        account = str(artifact.get("environment", "")).removeprefix("aws://").split("/")[0]
+        if account.isdigit():
+            accounts[name] = account
+    return accounts
+
+
 def summary(assembly: Path) -> str:
     """A table of the stacks in ``assembly``: resources, template size, pipelines and workflow states."""
     templates = _templates(assembly)
+    accounts = _accounts(assembly)
     if not templates:
         raise SystemExit(f"error: no templates in {assembly} (run 'cdk synth' first)")
     lines = [f"{'stack':<34} {'resources':>9} {'KiB':>6}  contents"]
@@ -50,7 +63,8 @@ def summary(assembly: Path) -> str:
             stages = [stage["Name"] for stage in pipeline["Properties"]["Stages"]]
             contents.insert(0, "pipeline " + " > ".join(stages))
         if kinds.get("AWS::SageMaker::Endpoint"):
-            contents.append("SageMaker endpoint (created once ModelPackageArn is set)")
+            where = f" in account {accounts[name]}" if name in accounts else ""
+            contents.append(f"SageMaker endpoint{where} (created once ModelPackageArn is set)")
         if kinds.get("AWS::KMS::Key"):
             contents.append(f"KMS key, {kinds['AWS::S3::Bucket']} buckets")
         lines.append(f"{name:<34} {len(resources):>9} {size:>6.1f}  {contents[0] if contents else ''}")
@@ -65,14 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary_parser = commands.add_parser("summary", help="describe the stacks of a synthesized cloud assembly")
     summary_parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
     dry_run_parser = commands.add_parser(
-        "dry-run", help="run a model's synthesized training workflow locally (moto) under a scenario"
+        "dry-run", help="run a model's synthesized workflows locally (moto) under a scenario"
     )
     dry_run_parser.add_argument("model", help="model name, e.g. churn-xgb")
     dry_run_parser.add_argument(
         "--scenario",
         default="approve",
         help="training: approve, reject, training-fails, throttled, preprocessing-fails, missing-evaluation; "
-        "whole release: release, smoke-fails, rollback",
+        "whole release: release, smoke-fails, rollback, production-rollback; "
+        "batch models: batch, batch-fails, batch-scheduled, batch-no-approved",
     )
     dry_run_parser.add_argument("--models-dir", default="models", type=Path)
     args = parser.parse_args(argv)

@@ -58,8 +58,8 @@ def example_app() -> SynthesizedApp:
         patch.delenv("CDK_DEFAULT_REGION", raising=False)
         app = cdk.App(builtin_cloud_formation_validation=False)
         mlops = build_app(app, MODELS_DIR)
-    stacks = [mlops.platform] + [
-        stack for model in mlops.models.values() for stack in (model.pipeline, model.staging, model.production)
+    stacks = [mlops.platform, *mlops.production_platforms.values()] + [
+        stack for model in mlops.models.values() for stack in model.stacks
     ]
     templates = {
         stack.stack_name: Template.from_stack(stack, skip_cyclical_dependencies_check=True) for stack in stacks

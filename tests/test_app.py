@@ -21,12 +21,23 @@ EXAMPLE_STACKS = {
     "Mlops-iris-sklearn-Pipeline",
     "Mlops-iris-sklearn-Staging",
     "Mlops-iris-sklearn-Production",
+    "Mlops-fraud-batch-Pipeline",
 }
 
 
-def test_example_app_has_a_platform_stack_and_three_stacks_per_model(example_app) -> None:
+def test_example_app_has_a_platform_stack_and_three_stacks_per_endpoint_model(example_app) -> None:
     assert set(example_app.templates) == EXAMPLE_STACKS
-    assert sorted(example_app.mlops.models) == ["churn-xgb", "iris-sklearn"]
+    assert sorted(example_app.mlops.models) == ["churn-xgb", "fraud-batch", "iris-sklearn"]
+
+
+def test_a_batch_model_gets_a_pipeline_stack_and_no_endpoint_stacks(example_app) -> None:
+    fraud = example_app.mlops.models["fraud-batch"]
+
+    assert fraud.config.inference == "batch"
+    assert (fraud.staging, fraud.production) == (None, None)
+    assert fraud.stacks == [fraud.pipeline]
+    assert fraud.pipeline.pipeline.deploy_staging is None
+    assert fraud.pipeline.pipeline.batch_transform is not None
 
 
 def test_stack_names_follow_the_mlops_model_stage_convention() -> None:
@@ -38,29 +49,32 @@ def test_stack_names_follow_the_mlops_model_stage_convention() -> None:
 
 
 def test_stacks_deploy_to_eu_west_1_by_default_and_stay_account_agnostic(example_app) -> None:
-    stacks = [example_app.mlops.platform] + [
-        stack
-        for model in example_app.mlops.models.values()
-        for stack in (model.pipeline, model.staging, model.production)
+    mlops = example_app.mlops
+    stacks = [mlops.platform, *mlops.production_platforms.values()] + [
+        stack for model in mlops.models.values() for stack in model.stacks
     ]
+    iris_production = mlops.models["iris-sklearn"].production  # endpoints.production.account
 
     assert {stack.region for stack in stacks} == {"eu-west-1"}
-    assert all(cdk.Token.is_unresolved(stack.account) for stack in stacks)
+    assert all(cdk.Token.is_unresolved(stack.account) for stack in stacks if stack is not iris_production)
+    assert iris_production.account == "222222222222"
 
 
 def test_model_stacks_are_tagged_with_their_model(example_app) -> None:
     for name, model in example_app.mlops.models.items():
-        for stack in (model.pipeline, model.staging, model.production):
+        for stack in model.stacks:
             assert stack.tags.tag_values() == {"cdk-mlops:model": name}
     assert example_app.mlops.platform.tags.tag_values() == {}
 
 
 def test_model_stacks_depend_on_the_platform_stack_only(example_app) -> None:
-    platform = example_app.mlops.platform
-    for model in example_app.mlops.models.values():
-        for stack in (model.pipeline, model.staging, model.production):
-            assert [dependency.stack_name for dependency in stack.dependencies] == [platform.stack_name]
-    assert platform.dependencies == []
+    mlops = example_app.mlops
+    for model in mlops.models.values():
+        for stack in model.stacks:
+            # iris-sklearn's production is a serverless endpoint in another account: it needs no platform
+            expected = [] if stack is mlops.models["iris-sklearn"].production else [mlops.platform.stack_name]
+            assert [dependency.stack_name for dependency in stack.dependencies] == expected
+    assert mlops.platform.dependencies == []
 
 
 def test_model_stacks_carry_their_descriptions(example_app) -> None:
@@ -70,6 +84,7 @@ def test_model_stacks_carry_their_descriptions(example_app) -> None:
         "Mlops-churn-xgb-Staging": "cdk-mlops churn-xgb: staging endpoint",
         "Mlops-churn-xgb-Production": "cdk-mlops churn-xgb: production endpoint",
         "Mlops-iris-sklearn-Pipeline": "cdk-mlops iris-sklearn: deployment pipeline and workflows",
+        "Mlops-fraud-batch-Pipeline": "cdk-mlops fraud-batch: deployment pipeline and workflows",
         "Mlops-iris-sklearn-Staging": "cdk-mlops iris-sklearn: staging endpoint",
         "Mlops-iris-sklearn-Production": "cdk-mlops iris-sklearn: production endpoint",
     }
@@ -94,7 +109,11 @@ def test_models_context_builds_only_the_selected_model_in_the_cdk_environment(mo
         "Mlops-iris-sklearn-Production",
         "Mlops-iris-sklearn-Pipeline",
     ]
-    assert {(stack.account, stack.region) for stack in app.node.children} == {("210987654321", "us-east-1")}
+    assert {(stack.account, stack.region) for stack in app.node.children} == {
+        ("210987654321", "us-east-1"),
+        ("222222222222", "us-east-1"),  # iris-sklearn's production account
+    }
+    assert mlops.models["iris-sklearn"].production.account == "222222222222"
 
 
 def test_app_main_prints_a_readable_error_and_exits_with_2_for_an_invalid_model(

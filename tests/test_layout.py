@@ -43,11 +43,13 @@ def test_cdk_mlops_constructs_is_our_package_inside_cdk_mlops() -> None:
 
 def test_every_construct_module_is_importable_from_cdk_mlops_constructs() -> None:
     modules = [
+        "batch_transform_workflow",
         "deploy_workflow",
         "ml_pipeline",
         "model_build_project",
         "model_endpoint",
         "model_source",
+        "promotion",
         "sagemaker_tasks",
         "smoke_test_workflow",
         "training_workflow",

@@ -387,8 +387,15 @@ class TrafficShiftingConfig(_Frozen):
 
 
 ALARM_NAME_PATTERN = re.compile(r"^[^\x00-\x1f]{1,255}$")
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 #: No ``*`` or ``?``: the prefix becomes an IAM resource ARN, where they would widen the grant.
 S3_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.'()/-]{1,512}/$")
+
+
+def _check_prefix(value: str | None) -> str | None:
+    if value is not None and (value.startswith("/") or not S3_PREFIX_PATTERN.match(value)):
+        raise ValueError("must be an S3 key prefix ending with '/' (letters, digits and !_.'()/-, no leading '/')")
+    return value
 
 
 class AsyncInferenceConfig(_Frozen):
@@ -416,12 +423,7 @@ class AsyncInferenceConfig(_Frozen):
     scale_to_zero: bool = True
     target_backlog_per_instance: int = Field(default=5, ge=1)
 
-    @field_validator("output_prefix", "failure_prefix", "input_prefix")
-    @classmethod
-    def _prefix(cls, value: str | None) -> str | None:
-        if value is not None and (value.startswith("/") or not S3_PREFIX_PATTERN.match(value)):
-            raise ValueError("must be an S3 key prefix ending with '/' (letters, digits and !_.'()/-, no leading '/')")
-        return value
+    _prefix = field_validator("output_prefix", "failure_prefix", "input_prefix")(_check_prefix)
 
     @model_validator(mode="after")
     def _distinct_prefixes(self) -> AsyncInferenceConfig:
@@ -450,7 +452,9 @@ class EndpointVariantConfig(_Frozen):
     """One endpoint (staging or production).
 
     ``serverless: true`` hosts it on SageMaker Serverless Inference (``memory_mb`` default 2048,
-    ``max_concurrency`` default 5): it costs nothing while idle. Otherwise ``instance_type`` (default
+    ``max_concurrency`` default 5): it costs nothing while idle, unless ``provisioned_concurrency``
+    (default none, at most ``max_concurrency``) keeps that many warm instances against cold
+    starts. Otherwise ``instance_type`` (default
     ``ml.m5.large``) x ``instance_count`` (default 1), with optional ``autoscaling``, rolled out as
     ``traffic_shifting`` says. ``rollback_alarm_names`` (default none): names of existing CloudWatch
     alarms that roll a deployment back, alongside the three alarms the endpoint creates (instance
@@ -458,19 +462,32 @@ class EndpointVariantConfig(_Frozen):
     asynchronous (see ``AsyncInferenceConfig``): not on serverless endpoints, only with ``all_at_once``
     or ``rolling`` traffic shifting (SageMaker documents no canary/linear shifting of queued async
     requests, so those are refused), and production only (``EndpointsConfig``).
+    ``account`` (production only; default: the pipeline's account) deploys the endpoint stack into another
+    AWS account of the same region (see ``EndpointsConfig``).
     """
 
     serverless: bool = False
     memory_mb: int = 2048
     max_concurrency: int = Field(default=5, ge=1, le=200)
+    provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
     instance_type: str = "ml.m5.large"
     instance_count: int = Field(default=1, ge=1)
     autoscaling: AutoscalingConfig | None = None
     traffic_shifting: TrafficShiftingConfig = Field(default_factory=TrafficShiftingConfig)
     rollback_alarm_names: tuple[str, ...] = ()
     async_inference: AsyncInferenceConfig | None = None
+    account: str | None = None
 
     _instance = field_validator("instance_type")(_check_instance_type)
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # YAML reads an unquoted id as a number; one with a leading 0 needs quotes
+        if value is not None and not (isinstance(value, str) and ACCOUNT_PATTERN.match(value)):
+            raise ValueError("must be a 12-digit AWS account id (quote it if it starts with 0), e.g. '222222222222'")
+        return value
 
     @field_validator("rollback_alarm_names")
     @classmethod
@@ -504,6 +521,20 @@ class EndpointVariantConfig(_Frozen):
                 "serverless endpoints support only all_at_once traffic shifting; "
                 f"{self.traffic_shifting.type.value} needs an instance endpoint (serverless: false)",
             )
+        if self.provisioned_concurrency is not None:
+            if not self.serverless:
+                raise FieldError(
+                    "provisioned_concurrency",
+                    self.provisioned_concurrency,
+                    "applies to serverless endpoints only (serverless: true); size instance endpoints with "
+                    "instance_count and autoscaling",
+                )
+            if self.provisioned_concurrency > self.max_concurrency:
+                raise FieldError(
+                    "provisioned_concurrency",
+                    self.provisioned_concurrency,
+                    f"must be at most max_concurrency ({self.max_concurrency})",
+                )
         if self.serverless and self.rollback_alarm_names:
             raise FieldError(
                 "rollback_alarm_names",
@@ -559,12 +590,30 @@ class DataCaptureConfig(_Frozen):
 
 
 class EndpointsConfig(_Frozen):
-    """Staging (default: serverless) and production (default: one ml.m5.large) endpoints."""
+    """Staging (default: serverless) and production (default: one ml.m5.large) endpoints.
+
+    ``production.account`` (default: none, the pipeline's account) puts the production endpoint stack in
+    another account of the same region, bootstrapped with ``cdk bootstrap --trust <pipeline account>``:
+    the pipeline's deploy workflow assumes that account's CDK deploy role, and the model package group,
+    the artifact bucket and the platform key grant that account read access to this model's packages
+    and model data. Staging always runs in the pipeline's account (the smoke test calls it directly).
+    """
 
     staging: EndpointVariantConfig = Field(default_factory=lambda: EndpointVariantConfig(serverless=True))
     production: EndpointVariantConfig = Field(default_factory=EndpointVariantConfig)
     data_capture: DataCaptureConfig = Field(default_factory=DataCaptureConfig)
     content_type: str = "text/csv"
+
+    @model_validator(mode="after")
+    def _staging_in_pipeline_account(self) -> EndpointsConfig:
+        if self.staging.account is not None:
+            raise FieldError(
+                "staging.account",
+                self.staging.account,
+                "staging runs in the pipeline's account (the smoke test invokes it from there); "
+                "only production.account may name another account",
+            )
+        return self
 
     @model_validator(mode="after")
     def _staging_answers_the_smoke_test(self) -> EndpointsConfig:
@@ -655,10 +704,95 @@ class DriftConfig(_Frozen):
         return value
 
 
+#: What CreateTransformJob takes for how input files are split into records, how records are sent
+#: to the model, and how the results are put together.
+SplitType = Literal["Line", "None", "RecordIO", "TFRecord"]
+BatchStrategy = Literal["MultiRecord", "SingleRecord"]
+AssembleWith = Literal["Line", "None"]
+#: SageMaker's limit on ``MaxPayloadInMB``, and on ``MaxConcurrentTransforms x MaxPayloadInMB``.
+MAX_TRANSFORM_PAYLOAD_MB = 100
+
+
+class BatchConfig(_Frozen):
+    """The batch transform of a batch model (``inference: batch``): no endpoint; a SageMaker transform
+    job scores every file under an S3 prefix with a model created from the model package.
+
+    Input: ``s3://<data bucket>/<input_prefix>`` (default ``<model>/batch/input/``; the data bucket is
+    ``data.bucket``, else the artifact bucket). Output: ``s3://<artifact bucket>/<output_prefix><execution
+    name>/`` (default prefix ``<model>/batch/output/``), encrypted with the platform key. The job runs on
+    ``instance_count`` (default 1, 1 to 100) ``instance_type`` (default ``ml.m5.large``).
+    ``content_type`` (default: ``data.content_type``) and ``accept`` (default: the content type) are
+    the MIME types of the input and the output. ``split_type`` (default ``Line``: a record per line;
+    ``None``, ``RecordIO``, ``TFRecord``), ``batch_strategy`` (default ``MultiRecord``: as many records
+    per request as ``max_payload_mb`` allows; ``SingleRecord``), ``assemble_with`` (default ``Line``: a
+    result line per record; ``None``), ``max_payload_mb`` (default 6, 0 to 100) and
+    ``max_concurrent_transforms`` (default none: SageMaker's choice) are CreateTransformJob's;
+    ``max_concurrent_transforms x max_payload_mb`` may not exceed 100 (SageMaker's limit).
+    ``schedule`` (default none; an EventBridge Scheduler expression such as ``rate(1 day)``) also runs
+    the transform periodically with the newest Approved package of the model. ``date_partition``
+    (default false: every run scores everything under the input prefix) makes each run score only
+    ``<input_prefix><YYYY-MM-DD>/``, the UTC date the run starts: the partition a producer writes for
+    that day, so a nightly schedule scores each day's new data once. Prefixes end with ``/`` and have no
+    leading ``/``.
+    """
+
+    input_prefix: str | None = None
+    output_prefix: str | None = None
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    content_type: str | None = None
+    accept: str | None = None
+    split_type: SplitType = "Line"
+    batch_strategy: BatchStrategy = "MultiRecord"
+    assemble_with: AssembleWith = "Line"
+    max_payload_mb: int = Field(default=6, ge=0, le=MAX_TRANSFORM_PAYLOAD_MB)
+    max_concurrent_transforms: int | None = Field(default=None, ge=1)
+    schedule: str | None = None
+    date_partition: bool = False
+
+    _instance = field_validator("instance_type")(_check_instance_type)
+    _prefix = field_validator("input_prefix", "output_prefix")(_check_prefix)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return None if value is None else _check_schedule(value)
+
+    @model_validator(mode="after")
+    def _payload_limit(self) -> BatchConfig:
+        concurrent = self.max_concurrent_transforms
+        if concurrent is not None and concurrent * self.max_payload_mb > MAX_TRANSFORM_PAYLOAD_MB:
+            raise FieldError(
+                "max_concurrent_transforms",
+                concurrent,
+                f"x max_payload_mb ({self.max_payload_mb}) = {concurrent * self.max_payload_mb} MB, above "
+                f"SageMaker's limit of {MAX_TRANSFORM_PAYLOAD_MB} MB for MaxConcurrentTransforms x MaxPayloadInMB",
+            )
+        return self
+
+    def prefixes(self, model_name: str) -> tuple[str, str]:
+        """``(input, output)`` prefixes, defaults filled in."""
+        return (
+            self.input_prefix or f"{model_name}/batch/input/",
+            self.output_prefix or f"{model_name}/batch/output/",
+        )
+
+
+#: Why each endpoint-only section of model.yaml is refused for batch models.
+_ENDPOINT_ONLY_SECTIONS = {
+    "endpoints": "set the transform job's instances in batch (instance_type, instance_count)",
+    "smoke_test": "the manual approval gates the batch transform instead",
+    "drift": "there are no captured requests to compare with the training data",
+}
+
+
 class ModelConfig(_Frozen):
     """One model: everything its pipeline, workflow and endpoints need.
 
-    Only ``name`` and ``framework`` are required; see each section's defaults.
+    Only ``name`` and ``framework`` are required; see each section's defaults. ``inference`` (default
+    ``endpoint``: staging and production endpoints) ``batch`` makes a batch model: no endpoint, a batch
+    transform of new data instead (``batch``, see ``BatchConfig``; ``batch_settings`` has its defaults
+    filled in), and no ``endpoints``, ``smoke_test`` or ``drift`` section.
     """
 
     name: str
@@ -675,6 +809,8 @@ class ModelConfig(_Frozen):
     notification_email: str | None = None
     pipeline_class: str | None = None
     drift: DriftConfig | None = None
+    inference: Literal["endpoint", "batch"] = "endpoint"
+    batch: BatchConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -694,6 +830,53 @@ class ModelConfig(_Frozen):
         return value
 
     @model_validator(mode="after")
+    def _batch_inference(self) -> ModelConfig:
+        if self.inference != "batch":
+            if self.batch is not None:
+                raise FieldError(
+                    "batch",
+                    self.batch.model_dump(exclude_unset=True),
+                    f"only applies to batch models; set inference: batch (inference is {self.inference!r})",
+                )
+            return self
+        for section, instead in _ENDPOINT_ONLY_SECTIONS.items():
+            if section in self.model_fields_set:
+                value = getattr(self, section)
+                raise FieldError(
+                    section,
+                    value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value,
+                    f"does not apply to batch models (inference: batch): they host no endpoint; {instead}",
+                )
+        input_prefix, output_prefix = (self.batch or BatchConfig()).prefixes(self.name)
+        if self.data.bucket is None and (
+            output_prefix.startswith(input_prefix) or input_prefix.startswith(output_prefix)
+        ):
+            raise FieldError(
+                "batch.output_prefix",
+                output_prefix,
+                f"overlaps batch.input_prefix ({input_prefix}) in the artifact bucket: every run would read "
+                "the results of the runs before it",
+            )
+        return self
+
+    @property
+    def batch_settings(self) -> BatchConfig:
+        """The ``batch`` section with every default filled in (``BatchConfig()`` when it is left out):
+        ``input_prefix`` ``<model>/batch/input/``, ``output_prefix`` ``<model>/batch/output/``,
+        ``content_type`` from ``data.content_type`` and ``accept`` the content type."""
+        settings = self.batch or BatchConfig()
+        input_prefix, output_prefix = settings.prefixes(self.name)
+        content_type = settings.content_type or self.data.content_type
+        return settings.model_copy(
+            update={
+                "input_prefix": input_prefix,
+                "output_prefix": output_prefix,
+                "content_type": content_type,
+                "accept": settings.accept or content_type,
+            }
+        )
+
+    @model_validator(mode="after")
     def _gate_metrics_exist(self) -> ModelConfig:
         seen: set[str] = set()
         for rule in self.quality_gate:
@@ -711,5 +894,13 @@ class ModelConfig(_Frozen):
                 "drift",
                 self.drift.model_dump(),
                 "needs endpoints.data_capture.enabled: true (the drift check reads the captured inputs)",
+            )
+        if self.drift is not None and self.endpoints.production.account is not None:
+            raise FieldError(
+                "drift",
+                self.drift.model_dump(),
+                f"is not available with a production endpoint in another account "
+                f"(endpoints.production.account {self.endpoints.production.account}): the drift check runs in "
+                "the pipeline's account and reads captured inputs from its artifact bucket",
             )
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -20,16 +20,28 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.promotion import (
+    model_package_arns,
+    model_package_justification,
+    promotion_record,
+    resolve_model_package,
+    retry_sagemaker,
+)
 from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 
 MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
+#: Parameters of an endpoint stack in another account: where the pipeline account keeps the model data.
+MODEL_ARTIFACTS_BUCKET_PARAMETER = "ModelArtifactsBucket"
+MODEL_ARTIFACTS_KEY_PARAMETER = "ModelArtifactsKeyArn"
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
 
 
-def stack_arn(scope: Construct, stack_name: str) -> str:
-    """The ARN of every incarnation of stack ``stack_name`` (a stack ARN ends in a generated id)."""
+def stack_arn(scope: Construct, stack_name: str, account: str | None = None) -> str:
+    """The ARN of every incarnation of stack ``stack_name`` (a stack ARN ends in a generated id), in
+    ``account`` (default: the scope's)."""
     return Stack.of(scope).format_arn(
         service="cloudformation",
+        account=account,
         resource="stack",
         resource_name=f"{stack_name}/*",
         arn_format=ArnFormat.SLASH_RESOURCE_NAME,
@@ -44,17 +56,31 @@ def stack_arn_justification(stack_name: str) -> Justification:
     )
 
 
-def cdk_cloudformation_execution_role(scope: Construct, id: str) -> iam.IRole:
-    """The CloudFormation execution role ``cdk bootstrap`` creates in the stack's account and region."""
+def _cdk_bootstrap_role(scope: Construct, id: str, kind: str, account: str | None) -> iam.IRole:
     stack = Stack.of(scope)
+    account = account or stack.account
     qualifier = scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or DEFAULT_BOOTSTRAP_QUALIFIER
     arn = stack.format_arn(
         service="iam",
         region="",
+        account=account,
         resource="role",
-        resource_name=f"cdk-{qualifier}-cfn-exec-role-{stack.account}-{stack.region}",
+        resource_name=f"cdk-{qualifier}-{kind}-role-{account}-{stack.region}",
     )
     return iam.Role.from_role_arn(scope, id, arn, mutable=False)
+
+
+def cdk_cloudformation_execution_role(scope: Construct, id: str, account: str | None = None) -> iam.IRole:
+    """The CloudFormation execution role ``cdk bootstrap`` creates in ``account`` (default: the stack's)
+    and the stack's region."""
+    return _cdk_bootstrap_role(scope, id, "cfn-exec", account)
+
+
+def cdk_deploy_role(scope: Construct, id: str, account: str) -> iam.IRole:
+    """The deploy role ``cdk bootstrap`` creates in ``account`` and the stack's region: it may update
+    stacks there and pass the CloudFormation execution role, and trusts the accounts given to
+    ``cdk bootstrap --trust``."""
+    return _cdk_bootstrap_role(scope, id, "deploy", account)
 
 
 class DeployWorkflow(Construct):
@@ -68,6 +94,13 @@ class DeployWorkflow(Construct):
     Start it with ``{"TrainingExecutionArn": "<arn>"}``. CloudFormation runs the update as
     ``cloudformation_role`` (default: the CDK bootstrap execution role), so this workflow's own role
     needs only UpdateStack/DescribeStacks on that one stack and PassRole to CloudFormation.
+    ``stack_parameters`` (default none) are set to the given values on every update.
+
+    ``stack_account`` (default: this stack's account) names the account the endpoint stack lives in.
+    When it is another account, UpdateStack and DescribeStacks run as that account's CDK deploy role
+    (``deploy_role``, assumed through the state's ``Credentials``; this workflow's role may only
+    ``sts:AssumeRole`` it), and CloudFormation runs as that account's CDK execution role, which the
+    deploy role passes: the account must be bootstrapped with ``--trust <this account>``.
     """
 
     def __init__(
@@ -83,7 +116,9 @@ class DeployWorkflow(Construct):
         encryption_key: kms.IKey,
         model_package_group_name: str,
         kept_parameters: Sequence[str] = ("BootstrapVersion",),
+        stack_parameters: Mapping[str, str] | None = None,
         cloudformation_role: iam.IRole | None = None,
+        stack_account: str | None = None,
         promote: bool = False,
         poll_interval: Duration | None = None,
         after_deploy: sfn.IChainable | None = None,
@@ -92,8 +127,15 @@ class DeployWorkflow(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.stack_name = stack_name
-        self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(self, "CfnExecRole")
-        endpoint_stack_arn = stack_arn(self, stack_name)
+        cross_account = stack_account is not None and stack_account != stack.account
+        self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(
+            self, "CfnExecRole", stack_account
+        )
+        self.deploy_role: iam.IRole | None = (
+            cdk_deploy_role(self, "DeployRole", stack_account) if cross_account and stack_account else None
+        )
+        credentials = sfn.Credentials(role=sfn.TaskRole.from_role(self.deploy_role)) if self.deploy_role else None
+        endpoint_stack_arn = stack_arn(self, stack_name, stack_account)
 
         def notify(state_id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
             return notification(
@@ -111,19 +153,12 @@ class DeployWorkflow(Construct):
             ["$.error.Error", "$.error.Cause"],
         ).next(sfn.Fail(self, "DeploymentFailed", error="DeploymentFailed", cause_path="$.error.Cause"))
 
-        resolve = tasks.CallAwsService(
-            self,
-            "ResolveModelPackage",
-            service="sfn",
-            action="describeExecution",
-            parameters={"ExecutionArn.$": "$.TrainingExecutionArn"},
-            iam_resources=[self._execution_arns(training_state_machine)],
-            iam_action="states:DescribeExecution",
-            result_selector={"output.$": "States.StringToJson($.Output)"},
-            result_path="$.training",
-        )
+        resolve = resolve_model_package(self, training_state_machine)
         parameters: list[dict[str, object]] = [
             {"ParameterKey": MODEL_PACKAGE_PARAMETER, "ParameterValue.$": "$.training.output.ModelPackageArn"}
+        ]
+        parameters += [
+            {"ParameterKey": name, "ParameterValue": value} for name, value in (stack_parameters or {}).items()
         ]
         parameters += [{"ParameterKey": name, "UsePreviousValue": True} for name in kept_parameters]
         update = tasks.CallAwsService(
@@ -141,6 +176,7 @@ class DeployWorkflow(Construct):
             },
             iam_resources=[endpoint_stack_arn],
             result_path="$.update",
+            credentials=credentials,
         )
         describe = tasks.CallAwsService(
             self,
@@ -151,6 +187,7 @@ class DeployWorkflow(Construct):
             iam_resources=[endpoint_stack_arn],
             result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
             result_path="$.stack",
+            credentials=credentials,
         )
         wait = sfn.Wait(self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30)))
         deployed = sfn.Pass(
@@ -163,11 +200,7 @@ class DeployWorkflow(Construct):
                 "Stage": stage,
             },
         )
-        package_arns = [
-            stack.format_arn(
-                service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
-            )
-        ]
+        package_arns = [model_package_arns(self, model_package_group_name)]
         rolled_back_notification = notify(
             "NotifyRolledBack",
             f"Deploying {model_name} to {stage} ({stack_name}) rolled back: stack status {{}}",
@@ -197,43 +230,19 @@ class DeployWorkflow(Construct):
                 iam_resources=package_arns,
                 result_path=sfn.JsonPath.DISCARD,
             )
-            _retry_sagemaker(reject)
+            retry_sagemaker(reject)
             reject.add_catch(failed, result_path="$.error")
             rolled_back = reject.next(rolled_back_notification)
         after: sfn.IChainable = sfn.Succeed(self, "Done")
         if promote:
-            approve = tasks.CallAwsService(
+            after = promotion_record(
                 self,
-                "ApproveModelPackage",
-                service="sagemaker",
-                action="updateModelPackage",
-                parameters={
-                    "ModelPackageArn.$": "$.ModelPackageArn",
-                    "ModelApprovalStatus": "Approved",
-                    "ApprovalDescription.$": "States.Format('Deployed to production by {}', $$.Execution.Id)",
-                },
-                iam_resources=package_arns,
-                result_path=sfn.JsonPath.DISCARD,
-            )
-            tag = tasks.CallAwsService(
-                self,
-                "TagRelease",
-                service="sagemaker",
-                action="addTags",
-                parameters={
-                    "ResourceArn.$": "$.ModelPackageArn",
-                    "Tags": [
-                        {"Key": "cdk-mlops:pipeline-execution", "Value.$": "$.PipelineExecutionId"},
-                        {"Key": "cdk-mlops:deployed-by", "Value.$": "$$.Execution.Name"},
-                    ],
-                },
-                iam_resources=package_arns,
-                result_path=sfn.JsonPath.DISCARD,
-            )
-            for task in (approve, tag):
-                _retry_sagemaker(task)
-                task.add_catch(failed, result_path="$.error")
-            after = approve.next(tag).next(after)
+                package_arns=package_arns,
+                package_path="$.ModelPackageArn",
+                pipeline_execution_path="$.PipelineExecutionId",
+                approval_description="Deployed to production by {}",
+                on_error=failed,
+            ).next(after)
         if after_deploy is not None:
             after = sfn.Chain.start(after_deploy).next(after)
         deployed.next(after)
@@ -279,13 +288,14 @@ class DeployWorkflow(Construct):
             comment=f"Deploys the newest registered {model_name} package to {stage}",
             log_retention=log_retention,
         )
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.cloudformation_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+        if not cross_account:  # across accounts, the assumed deploy role passes its own account's role
+            self.state_machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.cloudformation_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+                )
             )
-        )
         allow_publish(self.state_machine, notification_topic, encryption_key)
         allow_key(self.state_machine, encryption_key)
         justify_wildcards(
@@ -296,30 +306,7 @@ class DeployWorkflow(Construct):
                     "Resource::arn:<AWS::Partition>:states:*:*:execution:*:*",
                     "Executions of this model's training workflow are named per pipeline run.",
                 ),
-                Justification(
-                    f"Resource::arn:<AWS::Partition>:sagemaker:*:*:model-package/{model_package_group_name}/*",
-                    "Model package versions are numbered by SageMaker inside the model's own group.",
-                ),
+                model_package_justification(model_package_group_name),
                 Justification("Resource::*", SERVICE_WIDE_REASON),
             ],
         )
-
-    @staticmethod
-    def _execution_arns(state_machine: sfn.IStateMachine) -> str:
-        stack = Stack.of(state_machine)
-        name = stack.split_arn(state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
-        return stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-
-
-def _retry_sagemaker(task: tasks.CallAwsService) -> None:
-    task.add_retry(
-        errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
-        interval=Duration.seconds(2),
-        backoff_rate=2,
-        max_attempts=4,
-    )

@@ -34,7 +34,7 @@ from cdk_mlops.constructs.compliance import (
 )
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig, ProcessingJobTask, S3Channel
 from cdk_mlops.constructs.workflow_context import data_prefix_of
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification, service_role
 
 METRIC_NAMESPACE = "cdk-mlops"
 METRIC_NAME = "DriftScore"
@@ -294,11 +294,4 @@ class DriftCheck(Construct):
 
     def _role(self, id: str, service: str, purpose: str) -> iam.Role:
         """A role only ``service`` of this account may assume; the target grants it one action."""
-        return iam.Role(
-            self,
-            id,
-            assumed_by=iam.ServicePrincipal(
-                service, conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
-            ),
-            description=f"{purpose} of model {self.model_name}",
-        )
+        return service_role(self, id, service=service, description=f"{purpose} of model {self.model_name}")

@@ -22,8 +22,13 @@ from constructs import Construct
 
 from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
 from cdk_mlops.constructs import workflow_steps
+from cdk_mlops.constructs.batch_transform_workflow import BatchTransformWorkflow
 from cdk_mlops.constructs.compliance import Justification, justify_wildcards
-from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
+from cdk_mlops.constructs.deploy_workflow import (
+    MODEL_ARTIFACTS_BUCKET_PARAMETER,
+    MODEL_ARTIFACTS_KEY_PARAMETER,
+    DeployWorkflow,
+)
 from cdk_mlops.constructs.drift_check import DriftCheck
 from cdk_mlops.constructs.explicit_actions import make_actions_explicit
 from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
@@ -44,6 +49,8 @@ STAGE_NAMES = (
     "ManualApproval",
     "DeployProduction",
 )
+#: The stages of a batch model (``inference: batch``), which hosts no endpoint.
+BATCH_STAGE_NAMES = ("Source", "BuildAndTest", "Train", "ManualApproval", "BatchTransform")
 TRAIN_VARIABLES = "TrainVariables"
 
 
@@ -56,15 +63,26 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     (``ModelBuildProject``); ``training`` (``TrainingWorkflow``); ``deploy_staging`` and
     ``deploy_production`` (``DeployWorkflow``; production also marks the package Approved);
     ``smoke_test_workflow``; ``pipeline`` (queued executions, so releases never overlap); ``drift``
-    (``DriftCheck`` when the config has a ``drift`` section, else None).
+    (``DriftCheck`` when the config has a ``drift`` section, else None); ``batch_transform`` (None).
+
+    A batch model (``inference: batch``) hosts no endpoint: its pipeline is ``Source → BuildAndTest →
+    Train → ManualApproval → BatchTransform``, ``batch_transform`` is the ``BatchTransformWorkflow`` the
+    last stage runs with the package the release trained, ``deploy_staging``, ``smoke_test_workflow``
+    and ``deploy_production`` are None, and ``staging_stack_name``/``production_stack_name`` are not
+    used (they are required for endpoint models).
 
     Every step comes from a method a subclass may override: ``preprocessing_step``,
     ``training_step`` (abstract here; ``MlPipeline`` implements it from the config),
     ``evaluation_step``, ``quality_gate``, ``registration_step``, ``build_spec``, ``smoke_test``,
-    ``drift_check``.
+    ``drift_check``, ``batch_transform_workflow`` (batch models).
     The hooks run inside ``__init__``; a subclass that needs its own attributes in a hook sets them
     before calling ``super().__init__``.
     """
+
+    deploy_staging: DeployWorkflow | None
+    smoke_test_workflow: SmokeTestWorkflow | None
+    deploy_production: DeployWorkflow | None
+    batch_transform: BatchTransformWorkflow | None
 
     def __init__(
         self,
@@ -74,8 +92,8 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         model: ModelConfig,
         artifact_bucket: s3.IBucket,
         encryption_key: kms.IKey,
-        staging_stack_name: str,
-        production_stack_name: str,
+        staging_stack_name: str | None = None,
+        production_stack_name: str | None = None,
         endpoint_stack_parameters: Sequence[str] = ("BootstrapVersion",),
         notification_topic: sns.ITopic | None = None,
         sagemaker_role: iam.IRole | None = None,
@@ -101,11 +119,15 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             notification_topic = topic
         self.notification_topic = notification_topic
 
+        production_account = model.endpoints.production.account
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
             model_package_group_name=model.name,
             model_package_group_description=model.description or f"Versions of model {model.name}",
+            model_package_group_policy=self._cross_account_group_policy(production_account)
+            if production_account
+            else None,
         )
         self.model_package_group.apply_removal_policy(RemovalPolicy.RETAIN)
 
@@ -137,6 +159,17 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             network=network,
         )
         self.training.node.add_dependency(self.model_package_group)
+        self.batch_transform = None
+        if model.inference == "batch":  # no endpoint: no deploy or smoke-test workflows
+            self.deploy_staging = self.smoke_test_workflow = self.deploy_production = None
+            self.batch_transform = self.batch_transform_workflow(self)
+            self.pipeline = self._pipeline()
+            self.drift = self.drift_check(self)
+            return
+        if staging_stack_name is None or production_stack_name is None:
+            raise ValueError(
+                f"model {model.name} hosts endpoints: staging_stack_name and production_stack_name are required"
+            )
         common: dict[str, Any] = dict(
             model_name=model.name,
             training_state_machine=self.training.state_machine,
@@ -156,6 +189,13 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             stage="production",
             stack_name=production_stack_name,
             promote=True,
+            stack_account=production_account,
+            stack_parameters={
+                MODEL_ARTIFACTS_BUCKET_PARAMETER: artifact_bucket.bucket_name,
+                MODEL_ARTIFACTS_KEY_PARAMETER: encryption_key.key_arn,
+            }
+            if production_account
+            else None,
             **common,
         )
         self.pipeline = self._pipeline()
@@ -170,10 +210,14 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
 
     def inference_image_uri(self) -> str:
         """The image the registered model is served with. Default: ``framework.image_uri``, or the
-        framework's inference image (the same image as training for xgboost and sklearn)."""
-        return resolve_image_uri(
-            self.model.framework, Stack.of(self).region, self.model.endpoints.production.instance_type, "inference"
+        framework's inference image (the same image as training for xgboost and sklearn), for the
+        production endpoint's instance type, or the batch transform's for a batch model."""
+        instance_type = (
+            self.model.batch_settings.instance_type
+            if self.model.inference == "batch"
+            else self.model.endpoints.production.instance_type
         )
+        return resolve_image_uri(self.model.framework, Stack.of(self).region, instance_type, "inference")
 
     def build_spec(self) -> dict[str, Any]:
         """The CodeBuild buildspec. Default: install requirements, run pytest, upload ``src/``."""
@@ -251,6 +295,55 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             network=self.network,
         )
 
+    def _cross_account_group_policy(self, account: str) -> dict[str, Any]:
+        """Lets ``account`` create models from this group's packages (CreateModel describes the package
+        on the caller's behalf) and nothing else: no listing, no approval changes."""
+        stack = Stack.of(self)
+        name = self.model.name
+        principal = {"AWS": stack.format_arn(service="iam", region="", account=account, resource="root")}
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ProductionAccountReadsPackages",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": ["sagemaker:DescribeModelPackage"],
+                    "Resource": stack.format_arn(
+                        service="sagemaker", resource="model-package", resource_name=f"{name}/*"
+                    ),
+                },
+                {
+                    "Sid": "ProductionAccountReadsGroup",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": ["sagemaker:DescribeModelPackageGroup"],
+                    "Resource": stack.format_arn(
+                        service="sagemaker", resource="model-package-group", resource_name=name
+                    ),
+                },
+            ],
+        }
+
+    def batch_transform_workflow(self, scope: Construct) -> BatchTransformWorkflow:
+        """Batch models only. Default: a ``BatchTransformWorkflow`` from the ``batch`` section: the
+        pipeline's last stage scores the input prefix with the package the release trained and records
+        the release; the optional ``batch.schedule`` scores it with the newest Approved package."""
+        return BatchTransformWorkflow(
+            scope,
+            "BatchTransform",
+            model_name=self.model.name,
+            settings=self.model.batch_settings,
+            model_package_group_name=self.model.name,
+            training_state_machine=self.training.state_machine,
+            sagemaker_role=self.training.sagemaker_role,
+            artifact_bucket=self.artifact_bucket,
+            encryption_key=self.encryption_key,
+            notification_topic=self.notification_topic,
+            data_bucket=self.training.context.data_bucket,
+            network=self.network,
+        )
+
     # ---- pipeline ----------------------------------------------------------------------------------
 
     def _pipeline(self) -> codepipeline.Pipeline:
@@ -273,29 +366,13 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             ),
             variables_namespace=TRAIN_VARIABLES,
         )
-        trained = {"TrainingExecutionArn": f"#{{{TRAIN_VARIABLES}.ExecutionArn}}"}
-        deploy_staging = actions.StepFunctionInvokeAction(
-            action_name="DeployStagingEndpoint",
-            state_machine=self.deploy_staging.state_machine,
-            state_machine_input=actions.StateMachineInput.literal(trained),
+        trained = actions.StateMachineInput.literal({"TrainingExecutionArn": f"#{{{TRAIN_VARIABLES}.ExecutionArn}}"})
+        stage_names, release = (
+            (BATCH_STAGE_NAMES, self._batch_release(self.batch_transform, trained))
+            if self.batch_transform is not None
+            else (STAGE_NAMES, self._endpoint_release(trained, execution_id))
         )
-        smoke = actions.StepFunctionInvokeAction(
-            action_name="SmokeTestStaging",
-            state_machine=self.smoke_test_workflow.state_machine,
-            state_machine_input=actions.StateMachineInput.literal({"PipelineExecutionId": execution_id}),
-        )
-        approve = actions.ManualApprovalAction(
-            action_name="ApproveProduction",
-            notification_topic=self.notification_topic,
-            additional_information=f"Model {self.model.name} passed its quality gate and the staging smoke test. "
-            "Approve to roll it out to production.",
-        )
-        deploy_production = actions.StepFunctionInvokeAction(
-            action_name="DeployProductionEndpoint",
-            state_machine=self.deploy_production.state_machine,
-            state_machine_input=actions.StateMachineInput.literal(trained),
-        )
-        stage_actions = [source.action, build, train, deploy_staging, smoke, approve, deploy_production]
+        stage_actions = [source.action, build, train, *release]
         pipeline = codepipeline.Pipeline(
             self,
             "Resource",
@@ -305,7 +382,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             restart_execution_on_update=False,
             stages=[
                 codepipeline.StageProps(stage_name=name, actions=[action])
-                for name, action in zip(STAGE_NAMES, stage_actions, strict=True)
+                for name, action in zip(stage_names, stage_actions, strict=True)
             ],
             triggers=[source.trigger] if source.trigger else None,
         )
@@ -332,6 +409,62 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             values={"bucket": self.artifact_bucket.bucket_arn},
         )
         return pipeline
+
+    def _approval(self, action_name: str, passed: str, approve_to: str) -> actions.ManualApprovalAction:
+        return actions.ManualApprovalAction(
+            action_name=action_name,
+            notification_topic=self.notification_topic,
+            additional_information=f"Model {self.model.name} passed {passed}. Approve to {approve_to}.",
+        )
+
+    def _endpoint_release(self, trained: actions.StateMachineInput, execution_id: str) -> list[codepipeline.IAction]:
+        """DeployStaging, SmokeTest, ManualApproval and DeployProduction of an endpoint model."""
+        assert self.deploy_staging and self.smoke_test_workflow and self.deploy_production
+        return [
+            actions.StepFunctionInvokeAction(
+                action_name="DeployStagingEndpoint",
+                state_machine=self.deploy_staging.state_machine,
+                state_machine_input=trained,
+            ),
+            actions.StepFunctionInvokeAction(
+                action_name="SmokeTestStaging",
+                state_machine=self.smoke_test_workflow.state_machine,
+                state_machine_input=actions.StateMachineInput.literal({"PipelineExecutionId": execution_id}),
+            ),
+            self._approval(
+                "ApproveProduction", "its quality gate and the staging smoke test", "roll it out to production"
+            ),
+            actions.StepFunctionInvokeAction(
+                action_name="DeployProductionEndpoint",
+                state_machine=self.deploy_production.state_machine,
+                state_machine_input=trained,
+            ),
+        ]
+
+    def _batch_release(
+        self, workflow: BatchTransformWorkflow, trained: actions.StateMachineInput
+    ) -> list[codepipeline.IAction]:
+        """ManualApproval and BatchTransform of a batch model."""
+        return [
+            self._approval("ApproveBatchTransform", "its quality gate", "score new data with it in a batch transform"),
+            actions.StepFunctionInvokeAction(
+                action_name="RunBatchTransform", state_machine=workflow.state_machine, state_machine_input=trained
+            ),
+        ]
+
+    def release_workflows(self) -> dict[str, sfn.IStateMachine]:
+        """The workflows a release runs, by label, in pipeline order (the last one completes a release):
+        training, deploy staging, smoke test and deploy production; training and batch transform for a
+        batch model."""
+        if self.batch_transform is not None:
+            return {"Training": self.training.state_machine, "Batch transform": self.batch_transform.state_machine}
+        assert self.deploy_staging and self.smoke_test_workflow and self.deploy_production
+        return {
+            "Training": self.training.state_machine,
+            "Deploy staging": self.deploy_staging.state_machine,
+            "Smoke test": self.smoke_test_workflow.state_machine,
+            "Deploy production": self.deploy_production.state_machine,
+        }
 
     def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
         """Lets ``grantee`` start a release of this pipeline."""

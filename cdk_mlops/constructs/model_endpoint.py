@@ -68,6 +68,9 @@ class ModelEndpoint(Construct):
     ``s3://<capture_bucket>/<model>/data-capture/<stage>/`` when ``data_capture.enabled``.
 
     Defaults: ``latency_threshold`` 1 second at p99; no data capture; no extra rollback alarms.
+    The hosting role reads the model data under ``<model>/`` of ``model_data_bucket``, decrypting with
+    ``model_data_key`` (defaults: ``artifact_bucket`` and ``encryption_key``; an endpoint in another
+    account than the registry passes the registry account's bucket and key, which must grant it).
     ``condition``: when given, every resource here is created only while it holds (the endpoint stack
     uses it so the stack deploys before any model is registered). It is applied at the end of
     ``__init__``; resources added under the endpoint later (e.g. ``scalable_target.scale_on_metric``)
@@ -98,6 +101,8 @@ class ModelEndpoint(Construct):
         settings: EndpointVariantConfig,
         encryption_key: kms.IKey,
         artifact_bucket: s3.IBucket,
+        model_data_bucket: s3.IBucket | None = None,
+        model_data_key: kms.IKey | None = None,
         image_uris: Sequence[str] = (),
         data_capture: DataCaptureConfig | None = None,
         capture_bucket: s3.IBucket | None = None,
@@ -121,8 +126,8 @@ class ModelEndpoint(Construct):
             self,
             "HostingRole",
             model_name=model_name,
-            artifact_bucket=artifact_bucket,
-            encryption_key=encryption_key,
+            artifact_bucket=model_data_bucket or artifact_bucket,
+            encryption_key=model_data_key or encryption_key,
             image_uris=image_uris,
             read_only=True,
             vpc_access=network.vpc is not None,
@@ -144,7 +149,9 @@ class ModelEndpoint(Construct):
         config_props: dict[str, Any] = {}
         if settings.serverless:
             variant["serverless_config"] = sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
-                max_concurrency=settings.max_concurrency, memory_size_in_mb=settings.memory_mb
+                max_concurrency=settings.max_concurrency,
+                memory_size_in_mb=settings.memory_mb,
+                provisioned_concurrency=settings.provisioned_concurrency,
             )
         else:
             variant.update(

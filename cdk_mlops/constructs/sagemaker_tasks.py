@@ -1,9 +1,11 @@
 """Typed Step Functions states for SageMaker jobs that aws-cdk-lib's tasks do not cover.
 
-aws-cdk-lib has no processing-job task, and its training task lacks managed spot training, checkpoints
-and inter-container encryption. These classes render the SageMaker API request from typed props and
-carry the IAM statements the state machine's role needs (``task_policies``), scoped to the job name
-prefix, so a workflow adds exactly what its states use.
+aws-cdk-lib has no processing-job task, its training task lacks managed spot training, checkpoints
+and inter-container encryption, and its transform task grants on every ``transform-job/*``, grants
+``sagemaker:ListTags`` on ``*`` and creates a role with ``AmazonSageMakerFullAccess`` unless given one.
+These classes render the SageMaker API request from typed props and carry the IAM statements the state
+machine's role needs (``task_policies``), scoped to the job name prefix, so a workflow adds exactly
+what its states use.
 
 jsii does not let Python subclasses implement ``TaskStateBase``'s protected hooks, so each task is a
 ``CustomState`` whose JSON is produced here, never written by hand by a caller.
@@ -21,6 +23,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
+from cdk_mlops.config.model_config import AssembleWith, BatchStrategy, SplitType
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 
@@ -115,7 +119,8 @@ def _sync_event_rule_arn(scope: Construct, rule: str) -> str:
     return Stack.of(scope).format_arn(service="events", resource="rule", resource_name=rule)
 
 
-def _pass_role_statement(role: iam.IRole) -> iam.PolicyStatement:
+def pass_role_statement(role: iam.IRole) -> iam.PolicyStatement:
+    """``iam:PassRole`` of ``role`` to SageMaker only (``iam:PassedToService``)."""
     return iam.PolicyStatement(
         actions=["iam:PassRole"],
         resources=[role.role_arn],
@@ -134,7 +139,7 @@ class _SageMakerJobTask(sfn.CustomState):
         job: str,
         parameters: Mapping[str, Any],
         job_name_prefix: str,
-        role: iam.IRole,
+        role: iam.IRole | None,
         result_path: str,
         comment: str | None,
     ) -> None:
@@ -173,8 +178,9 @@ class _SageMakerJobTask(sfn.CustomState):
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                 resources=[_sync_event_rule_arn(self, f"StepFunctionsGetEventsForSageMaker{job}sRule")],
             ),
-            _pass_role_statement(role),
         ]
+        if role is not None:  # jobs that run as a role of their own; a transform job runs as its model's
+            self.task_policies.append(pass_role_statement(role))
 
 
 class ProcessingJobTask(_SageMakerJobTask):
@@ -371,6 +377,81 @@ class TrainingJobTask(_SageMakerJobTask):
             parameters=parameters,
             job_name_prefix=job_name_prefix,
             role=role,
+            result_path=result_path,
+            comment=comment,
+        )
+
+
+class TransformJobTask(_SageMakerJobTask):
+    """A ``createTransformJob.sync`` state: a batch transform of every object under ``input_s3_uri`` by
+    the existing SageMaker model ``model_name``, waiting for the job to finish.
+
+    Creates no resources; the workflow adds ``task_policies`` to its role (no ``iam:PassRole``: the job
+    runs as the model's execution role, which must read the input and write the output). Defaults: one
+    ``ml.m5.large``; ``Line`` split, ``MultiRecord`` requests of at most 6 MB, results assembled by
+    ``Line``; no content type or accept header (the container's default); SageMaker's default
+    concurrency; output and volume encrypted with ``encryption_key`` when given. ``job_name``,
+    ``model_name``, ``input_s3_uri`` and ``output_s3_uri`` may be JSONPaths. Retries SageMaker
+    throttling and capacity errors.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        job_name: str,
+        job_name_prefix: str,
+        model_name: str,
+        input_s3_uri: str,
+        output_s3_uri: str,
+        content_type: str | None = None,
+        accept: str | None = None,
+        split_type: SplitType = "Line",
+        batch_strategy: BatchStrategy = "MultiRecord",
+        assemble_with: AssembleWith = "Line",
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        max_payload_mb: int = 6,
+        max_concurrent_transforms: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        encryption_key: kms.IKey | None = None,
+        result_path: str = "$.transform",
+        comment: str | None = None,
+    ) -> None:
+        transform_input: dict[str, Any] = {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", **_value("S3Uri", input_s3_uri)}},
+            "SplitType": split_type,
+        }
+        if content_type:
+            transform_input["ContentType"] = content_type
+        output: dict[str, Any] = {**_value("S3OutputPath", output_s3_uri), "AssembleWith": assemble_with}
+        if accept:
+            output["Accept"] = accept
+        resources: dict[str, Any] = {"InstanceType": instance_type, "InstanceCount": instance_count}
+        if encryption_key is not None:
+            output["KmsKeyId"] = encryption_key.key_arn
+            resources["VolumeKmsKeyId"] = encryption_key.key_arn
+        parameters: dict[str, Any] = {
+            **_value("TransformJobName", job_name),
+            **_value("ModelName", model_name),
+            "TransformInput": transform_input,
+            "TransformOutput": output,
+            "TransformResources": resources,
+            "BatchStrategy": batch_strategy,
+            "MaxPayloadInMB": max_payload_mb,
+        }
+        if max_concurrent_transforms is not None:
+            parameters["MaxConcurrentTransforms"] = max_concurrent_transforms
+        if environment:
+            parameters["Environment"] = dict(environment)
+        super().__init__(
+            scope,
+            id,
+            job="TransformJob",
+            parameters=parameters,
+            job_name_prefix=job_name_prefix,
+            role=None,
             result_path=result_path,
             comment=comment,
         )

@@ -67,7 +67,8 @@ class TrainingWorkflow(Construct):
 
     Creates: the state machine (``state_machine``), its role, a KMS-encrypted log group
     (``log_group``, ALL events with execution data, 1 year retention), and the SageMaker execution role
-    (``sagemaker_role``) unless one is passed. X-Ray tracing is on.
+    (``sagemaker_role``, which may pull the training and the ``inference_image_uri`` images) unless one
+    is passed. X-Ray tracing is on.
     """
 
     def __init__(
@@ -101,7 +102,8 @@ class TrainingWorkflow(Construct):
                 model_name=model.name,
                 artifact_bucket=artifact_bucket,
                 encryption_key=encryption_key,
-                image_uris=[image_uri]
+                # the serving image too: a batch model's transform job runs as this role
+                image_uris=[image_uri, inference_image_uri or image_uri]
                 + [job.image_uri for job in (model.preprocessing, model.evaluation.job) if job and job.image_uri],
                 data_bucket=data_bucket,
                 data_prefix=data_prefix,

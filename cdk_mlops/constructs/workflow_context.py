@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -19,6 +18,7 @@ from constructs import Construct
 
 from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
+from cdk_mlops.constructs.workflow_defaults import retry_throttling
 
 
 def data_prefix_of(model_name: str, prefix: str | None) -> str:
@@ -84,9 +84,4 @@ class WorkflowContext:
 
     def retry_throttling(self, task: sfn.CustomState | sfn.TaskStateBase, service: str) -> None:
         """Adds a backoff retry for an AWS SDK task's throttling errors (``<Service>.ThrottlingException``)."""
-        task.add_retry(
-            errors=[f"{service}.ThrottlingException", f"{service}.SdkClientException"],
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=4,
-        )
+        retry_throttling(task, service)

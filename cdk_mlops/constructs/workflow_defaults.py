@@ -1,11 +1,13 @@
 """What every cdk-mlops state machine shares: an encrypted, fully logged and traced Standard state
-machine, and notification states that publish a formatted message to the model's topic."""
+machine, notification states that publish a formatted message to the model's topic, and roles for
+the services (EventBridge, EventBridge Scheduler) that start workflows and pipelines."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -56,4 +58,28 @@ def notification(
         subject=subject,
         message=sfn.TaskInput.from_text(message),
         result_path=sfn.JsonPath.DISCARD,
+    )
+
+
+def service_role(scope: Construct, id: str, *, service: str, description: str) -> iam.Role:
+    """A role only ``service`` (e.g. ``scheduler.amazonaws.com``) of the stack's own account may assume
+    (``aws:SourceAccount``), with no permissions: the target it is given to grants it one action."""
+    return iam.Role(
+        scope,
+        id,
+        assumed_by=iam.ServicePrincipal(
+            service, conditions={"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}}
+        ),
+        description=description,
+    )
+
+
+def retry_throttling(task: sfn.CustomState | sfn.TaskStateBase, service: str) -> None:
+    """Adds a backoff retry (2 s, x2, 4 attempts) for an AWS SDK task's throttling and client errors
+    (``<Service>.ThrottlingException``, ``<Service>.SdkClientException``)."""
+    task.add_retry(
+        errors=[f"{service}.ThrottlingException", f"{service}.SdkClientException"],
+        interval=Duration.seconds(2),
+        backoff_rate=2,
+        max_attempts=4,
     )

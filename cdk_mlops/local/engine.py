@@ -326,9 +326,10 @@ class LocalEngine:
         self._lock = threading.Lock()
         self._lambdas: dict[str, LambdaHandler] = {}
         self._notifications: list[Notification] = []
+        self._assumed_roles: list[str] = []
         self._waits: list[WaitRecord] = []
         self._invocations: list[LambdaInvocation] = []
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}
         self._stack: contextlib.ExitStack | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -407,11 +408,12 @@ class LocalEngine:
         with self._lock:
             self._lambdas[_function_key(function)] = handler
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` on the engine's moto (only while the engine runs)."""
+    def client(self, service: str, account: str | None = None) -> Any:
+        """A boto3 client for ``service`` on the engine's moto (only while the engine runs), in moto's
+        default account or in ``account``."""
         self._require_running()
         with self._lock:
-            client = self._clients.get(service)
+            client = self._clients.get((service, account))
             if client is None:
                 client = _boto_session().client(
                     service,
@@ -420,7 +422,11 @@ class LocalEngine:
                     aws_secret_access_key=_FAKE_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
                     aws_session_token=_FAKE_ENVIRONMENT["AWS_SESSION_TOKEN"],
                 )
-                self._clients[service] = client
+                if account is not None:
+                    from cdk_mlops.local.moto_patches import in_account
+
+                    in_account(client, account)
+                self._clients[(service, account)] = client
         return client
 
     def s3_put_json(self, bucket: str, key: str, value: Any) -> None:
@@ -496,6 +502,12 @@ class LocalEngine:
         """Every message published by ``sns:publish`` tasks, in order."""
         with self._lock:
             return list(self._notifications)
+
+    @property
+    def assumed_roles(self) -> list[str]:
+        """The role of every task call made with ``Credentials`` (a role in another account), in order."""
+        with self._lock:
+            return list(self._assumed_roles)
 
     @property
     def waits(self) -> list[WaitRecord]:
@@ -637,6 +649,11 @@ class LocalEngine:
         )
         with self._lock:
             self._notifications.append(notification)
+
+    def on_assume_role(self, role_arn: str) -> None:
+        """Records a task call made as another role."""
+        with self._lock:
+            self._assumed_roles.append(role_arn)
 
     def on_lambda_invoke(
         self, function_name: str, qualifier: str | None, payload: bytes | None, context: StepContext | None

@@ -70,6 +70,7 @@ WORKFLOW_KINDS: Mapping[str, str] = {
     "deploy_staging": "MlPipelineDeployStaging",
     "smoke_test": "MlPipelineSmokeTest",
     "deploy_production": "MlPipelineDeployProduction",
+    "batch_transform": "MlPipelineBatchTransform",
 }
 
 #: Training scenarios and what they script.

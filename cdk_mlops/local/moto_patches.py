@@ -21,7 +21,10 @@ Everything here reaches into moto internals, so the module refuses any moto othe
   treats it as false), unless the comparison is ``IsPresent``.
 * JSONPath: a definite path such as ``$.Stacks[0].StackStatus`` yields its value (moto wrapped it in a
   one-item list); filters, wildcards and slices still yield lists.
-* the interpreter's boto3 clients are cached (moto rebuilt them, re-reading botocore's models, per run).
+* ``$$.Execution.StartTime`` is an ISO-8601 string, as on AWS (moto gave a ``datetime``).
+* the interpreter's boto3 clients are cached (moto rebuilt them, re-reading botocore's models, per run),
+  and a task with ``Credentials`` naming a role of another account calls that account's moto backend
+  (moto used its default account for every call); the engine records the role.
 """
 
 # ruff: noqa: E402 - moto's internals are imported only after its version has been checked.
@@ -72,6 +75,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, ServiceModel
 from botocore.response import StreamingBody
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import errors as moto_errors
 from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult
@@ -134,6 +138,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend import execution_worker
 
 from cdk_mlops.local.scenario import JobKind, JobOutcome, SageMakerScript
 
@@ -186,6 +191,10 @@ class PatchHooks(Protocol):
 
     def on_sns_publish(self, parameters: Mapping[str, Any], context: StepContext) -> None:
         """Records an ``sns:publish`` (``Message`` is always a string here)."""
+        ...
+
+    def on_assume_role(self, role_arn: str) -> None:
+        """Records a task call made as ``role_arn`` (a state's ``Credentials``)."""
         ...
 
 
@@ -846,13 +855,21 @@ class _InterpreterClients:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
 
     def __call__(self, region: str, service: str, state_credentials: Any = None) -> Any:
         if not botocore_stubber.enabled:  # moto in server mode: keep moto's endpoint handling
             return _ORIGINAL_BOTO_CLIENT_FOR(region=region, service=service, state_credentials=state_credentials)
+        # Every call carries credentials (the execution role unless the state has "Credentials"); one
+        # made as a role of another account reaches that account, as on AWS.
+        role_arn = str(getattr(state_credentials, "role_arn", None) or "")
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else None
+        if account == DEFAULT_ACCOUNT_ID:
+            account = None
+        if account is not None:
+            _hooks().on_assume_role(role_arn)
         with self._lock:
-            client = self._clients.get((region, service))
+            client = self._clients.get((region, service, account))
             if client is None:
                 client = _interpreter_session().client(
                     service,
@@ -861,8 +878,20 @@ class _InterpreterClients:
                     aws_secret_access_key="sk",
                     config=_INTERPRETER_CLIENT_CONFIG,
                 )
-                self._clients[(region, service)] = client
+                if account is not None:
+                    in_account(client, account)
+                self._clients[(region, service, account)] = client
         return client
+
+
+def in_account(client: Any, account: str) -> Any:
+    """Makes every call of ``client`` reach moto's backend of ``account`` (moto's account header)."""
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account
+
+    client.meta.events.register("before-sign.*.*", add_header)
+    return client
 
 
 boto_client_for: Callable[..., Any] = _ORIGINAL_BOTO_CLIENT_FOR
@@ -885,6 +914,21 @@ def _patch_boto_client_for(stack: contextlib.ExitStack, clients: _InterpreterCli
         boto_client_for = _ORIGINAL_BOTO_CLIENT_FOR
 
     stack.callback(restore)
+
+
+# -- context object --------------------------------------------------------------------------------
+
+_ORIGINAL_EXECUTION_DATA: Final = execution_worker.ExecutionData
+
+
+def _execution_data(**fields: Any) -> Any:
+    """``$$.Execution.StartTime`` as AWS gives it, an ISO-8601 string (``2026-11-26T02:00:00.123Z``);
+    moto put a ``datetime`` there, which intrinsic functions such as ``States.StringSplit`` reject."""
+    start = fields.get("StartTime")
+    if isinstance(start, datetime.datetime):
+        utc = start.astimezone(datetime.timezone.utc) if start.tzinfo else start
+        fields["StartTime"] = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return _ORIGINAL_EXECUTION_DATA(**fields)
 
 
 # -- installation --------------------------------------------------------------------------------
@@ -938,6 +982,7 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
         patch(mock.patch.object(WaitFunction, "_wait_interval", _wait_interval))
         patch(mock.patch.object(ComparisonVariable, "_eval_body", _comparison_variable_eval_body))
         patch(mock.patch.object(SageMakerResponse, "call_action", _sagemaker_call_action))
+        patch(mock.patch.object(execution_worker, "ExecutionData", _execution_data))
         quiet_codes = _QuietErrorCodes(moto_errors.COMMON_ERROR_CODES)
         patch(mock.patch.object(moto_errors, "COMMON_ERROR_CODES", quiet_codes))
         patch(mock.patch.object(SageMakerResponse, "update_endpoint", _sagemaker_update_endpoint, create=True))

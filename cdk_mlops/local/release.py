@@ -19,7 +19,11 @@ from types import ModuleType
 from typing import Any
 from unittest import mock
 
-from cdk_mlops.constructs.deploy_workflow import MODEL_PACKAGE_PARAMETER
+from cdk_mlops.constructs.deploy_workflow import (
+    MODEL_ARTIFACTS_BUCKET_PARAMETER,
+    MODEL_ARTIFACTS_KEY_PARAMETER,
+    MODEL_PACKAGE_PARAMETER,
+)
 from cdk_mlops.lambda_code import lambda_code_dir
 from cdk_mlops.local.engine import ExecutionResult, LocalEngine, Notification
 from cdk_mlops.local.harness import (
@@ -34,6 +38,7 @@ RELEASE_SCENARIOS: Mapping[str, str] = {
     "release": "train, deploy staging, smoke test, deploy production: the package ends Approved",
     "smoke-fails": "the staging endpoint is not InService: the smoke test fails, production is untouched",
     "rollback": "the staging stack update rolls back: the deployment fails, nothing else runs",
+    "production-rollback": "the production stack update rolls back (guardrail alarm): the package ends Rejected",
 }
 
 STAGES = ("training", "deploy_staging", "smoke_test", "deploy_production")
@@ -59,6 +64,10 @@ class ReleaseResult:
     stack_parameters: dict[str, dict[str, str]]
     model_package_tags: dict[str, list[dict[str, str]]]
     wall_seconds: float
+    #: The account of each stage's endpoint stack (None: the pipeline's account).
+    stack_accounts: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    #: Roles task calls were made as (a deploy workflow reaching another account), in order.
+    assumed_roles: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -83,6 +92,12 @@ def _stack_name(workflow: ResolvedWorkflow) -> str:
     return str(workflow.states["UpdateEndpointStack"]["Parameters"]["StackName"])
 
 
+def _stack_account(workflow: ResolvedWorkflow) -> str | None:
+    """The account of the stack a deploy workflow updates: the one of the role it updates it as, if any."""
+    role = workflow.states["UpdateEndpointStack"].get("Credentials", {}).get("RoleArn")
+    return str(role).split(":")[4] if role else None
+
+
 def _lambda_functions(workflow: ResolvedWorkflow) -> list[str]:
     return [
         str(state["Parameters"]["FunctionName"])
@@ -91,12 +106,20 @@ def _lambda_functions(workflow: ResolvedWorkflow) -> list[str]:
     ]
 
 
-def _create_stand_ins(engine: LocalEngine, model: str, stacks: Mapping[str, str]) -> None:
-    cloudformation = engine.client("cloudformation")
-    sagemaker = engine.client("sagemaker")
+def _create_stand_ins(
+    engine: LocalEngine, model: str, stacks: Mapping[str, str], accounts: Mapping[str, str | None]
+) -> None:
     for stage, stack_name in stacks.items():
+        cloudformation = engine.client("cloudformation", accounts[stage])
+        sagemaker = engine.client("sagemaker", accounts[stage])
         endpoint = f"{model}-{stage}-endpoint"
         template = dict(_STAND_IN_TEMPLATE, Outputs={"EndpointName": {"Value": endpoint}})
+        if accounts[stage] is not None:  # a stack in another account also learns where the model data is
+            template["Parameters"] = {
+                **_STAND_IN_TEMPLATE["Parameters"],
+                MODEL_ARTIFACTS_BUCKET_PARAMETER: {"Type": "String", "Default": ""},
+                MODEL_ARTIFACTS_KEY_PARAMETER: {"Type": "String", "Default": ""},
+            }
         # moto 5.2.5 keeps only parameters given explicitly, and UsePreviousValue needs a stored one.
         cloudformation.create_stack(
             StackName=stack_name,
@@ -144,9 +167,13 @@ def _updates_roll_back(stack_name: str) -> Iterator[None]:
 
     def update(stack: Any, *args: Any, **kwargs: Any) -> None:
         previous = dict(stack.parameters)
+        previous_resolved = dict(stack.resource_map.resolved_parameters)
         original(stack, *args, **kwargs)
         if stack.name == stack_name:
             stack.parameters = previous
+            # DescribeStacks reports the resolved parameters, which the update had replaced.
+            stack.resource_map.resolved_parameters.clear()
+            stack.resource_map.resolved_parameters.update(previous_resolved)
             stack.status = "UPDATE_ROLLBACK_COMPLETE"
 
     with mock.patch.object(FakeStack, "update", update):
@@ -169,15 +196,20 @@ def run_release_scenario(
         "staging": _stack_name(workflows["deploy_staging"]),
         "production": _stack_name(workflows["deploy_production"]),
     }
+    accounts = {
+        "staging": _stack_account(workflows["deploy_staging"]),
+        "production": _stack_account(workflows["deploy_production"]),
+    }
     handler_module = _smoke_test_handler()
     started = time.perf_counter()
     executions: dict[str, ExecutionResult] = {}
-    rollback = _updates_roll_back(stacks["staging"]) if scenario == "rollback" else contextlib.nullcontext()
+    rolled_back = {"rollback": "staging", "production-rollback": "production"}.get(scenario)
+    rollback = _updates_roll_back(stacks[rolled_back]) if rolled_back else contextlib.nullcontext()
     with LocalEngine() as engine, rollback:
         handler_module.reset_clients()
         for function in _lambda_functions(workflows["smoke_test"]):
             engine.register_lambda(function, handler_module.handler)
-        _create_stand_ins(engine, model, stacks)
+        _create_stand_ins(engine, model, stacks, accounts)
         training_name, training_input = prepare_training_run(engine, model, workflows["training"], "approve")
         if scenario == "smoke-fails":
             _fail_endpoint(f"{model}-staging-endpoint")
@@ -204,11 +236,12 @@ def run_release_scenario(
             executions[stage] = run
             if not run.succeeded:
                 break
-        cloudformation = engine.client("cloudformation")
         parameters = {
             stage: {
                 p["ParameterKey"]: p.get("ParameterValue", "")
-                for p in cloudformation.describe_stacks(StackName=name)["Stacks"][0].get("Parameters", [])
+                for p in engine.client("cloudformation", accounts[stage])
+                .describe_stacks(StackName=name)["Stacks"][0]
+                .get("Parameters", [])
             }
             for stage, name in stacks.items()
         }
@@ -224,5 +257,7 @@ def run_release_scenario(
             parameters,
             tags,
             time.perf_counter() - started,
+            accounts,
+            engine.assumed_roles,
         )
     return result

@@ -11,7 +11,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_mlops.config.model_config import ModelConfig
-from cdk_mlops.constructs.deploy_workflow import MODEL_PACKAGE_PARAMETER
+from cdk_mlops.constructs.deploy_workflow import (
+    MODEL_ARTIFACTS_BUCKET_PARAMETER,
+    MODEL_ARTIFACTS_KEY_PARAMETER,
+    MODEL_PACKAGE_PARAMETER,
+)
 from cdk_mlops.constructs.model_dashboard import ModelDashboard
 from cdk_mlops.constructs.model_endpoint import ModelEndpoint
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
@@ -29,6 +33,14 @@ class ModelEndpointStack(Stack):
     alarms. ``dashboard`` (``ModelDashboard``, under the same condition) shows the endpoint's
     invocations, errors, latency percentiles and alarms. ``network`` (default none) places an
     instance endpoint's model in VPC subnets with security groups, optionally network-isolated.
+
+    ``external_model_artifacts`` (default false): the model package and its model data live in another
+    account (the pipeline's), so the stack's own ``artifact_bucket_arn``/``encryption_key_arn`` (this
+    account's platform) hold only what the endpoint writes, and two more parameters, set by the
+    pipeline's deploy workflow with the package, name the pipeline account's artifact bucket
+    (``ModelArtifactsBucket``) and key (``ModelArtifactsKeyArn``) the hosting role reads the model from.
+    A serverless endpoint writes nothing, so it may leave out ``artifact_bucket_arn`` and
+    ``encryption_key_arn`` then (no platform stack needed in that account).
     """
 
     def __init__(
@@ -38,9 +50,10 @@ class ModelEndpointStack(Stack):
         *,
         model: ModelConfig,
         stage: str,
-        artifact_bucket_arn: str,
-        encryption_key_arn: str,
+        artifact_bucket_arn: str | None,
+        encryption_key_arn: str | None,
         network: JobNetworkConfig | None = None,
+        external_model_artifacts: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -57,11 +70,43 @@ class ModelEndpointStack(Stack):
             "HasModelPackage",
             expression=Fn.condition_not(Fn.condition_equals(self.model_package_arn, "")),
         )
-        key = kms.Key.from_key_arn(self, "PlatformKey", encryption_key_arn)
-        bucket = s3.Bucket.from_bucket_attributes(
-            self, "ArtifactBucket", bucket_arn=artifact_bucket_arn, encryption_key=key
-        )
         settings = model.endpoints.staging if stage == "staging" else model.endpoints.production
+        model_data_bucket: s3.IBucket | None = None
+        model_data_key: kms.IKey | None = None
+        if external_model_artifacts:
+            bucket_name = CfnParameter(
+                self,
+                MODEL_ARTIFACTS_BUCKET_PARAMETER,
+                type="String",
+                default="",
+                allowed_pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                description=f"The pipeline account's artifact bucket holding the {model.name} model data "
+                "(set by the model's pipeline)",
+            )
+            key_arn = CfnParameter(
+                self,
+                MODEL_ARTIFACTS_KEY_PARAMETER,
+                type="String",
+                default="",
+                allowed_pattern=r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$",
+                description="The pipeline account's KMS key encrypting that bucket (set by the model's pipeline)",
+            )
+            model_data_key = kms.Key.from_key_arn(self, "ModelArtifactsKey", key_arn.value_as_string)
+            model_data_bucket = s3.Bucket.from_bucket_attributes(
+                self, "ModelArtifacts", bucket_name=bucket_name.value_as_string, encryption_key=model_data_key
+            )
+        if artifact_bucket_arn is None or encryption_key_arn is None:
+            if model_data_bucket is None or model_data_key is None or not settings.serverless:
+                raise ValueError(
+                    f"{id}: artifact_bucket_arn and encryption_key_arn are required unless the endpoint is "
+                    "serverless and external_model_artifacts is true (it then writes nothing)"
+                )
+            bucket, key = model_data_bucket, model_data_key
+        else:
+            key = kms.Key.from_key_arn(self, "PlatformKey", encryption_key_arn)
+            bucket = s3.Bucket.from_bucket_attributes(
+                self, "ArtifactBucket", bucket_arn=artifact_bucket_arn, encryption_key=key
+            )
         self.endpoint = ModelEndpoint(
             self,
             "Endpoint",
@@ -71,6 +116,8 @@ class ModelEndpointStack(Stack):
             settings=settings,
             encryption_key=key,
             artifact_bucket=bucket,
+            model_data_bucket=model_data_bucket,
+            model_data_key=model_data_key,
             image_uris=[resolve_image_uri(model.framework, self.region, settings.instance_type, "inference")],
             data_capture=model.endpoints.data_capture,
             content_type=model.endpoints.content_type,
@@ -81,6 +128,12 @@ class ModelEndpointStack(Stack):
             condition=has_model,
             network=network,
         )
+        if external_model_artifacts:
+            # cfn-lint resolves ModelArtifactsKeyArn to its empty default and reports the hosting policy's
+            # resource as no ARN (W1030, located at the parameter, so only a template-level ignore takes);
+            # the policy exists only under HasModelPackage, when the deploy workflow has set the parameter
+            # to a key ARN (its AllowedPattern).
+            self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
         self.dashboard = ModelDashboard(
             self,
             "Dashboard",

@@ -21,12 +21,14 @@ from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 class ModelPipelineStack(Stack):
     """The pipeline of one model (``pipeline``, an instance of ``pipeline_class``, default
     ``MlPipeline``), deploying to the endpoint stacks named ``staging_stack_name`` and
-    ``production_stack_name``. Shared resources come in as ARNs of the platform stack's exports and are
-    imported here, so grants land in this stack's IAM policies and never in the platform's key policy
-    (which would make the platform depend on every model).
+    ``production_stack_name`` (none for a batch model, which hosts no endpoint). Shared resources come
+    in as ARNs of the platform stack's exports and are imported here, so grants land in this stack's IAM
+    policies and never in the platform's key policy (which would make the platform depend on every
+    model).
 
     Also ``training_failed_alarm`` (``ExecutionsFailed >= 1`` of the training workflow in 5 minutes,
-    notifying the model's topic) and ``dashboard`` (``ModelDashboard``: releases, every workflow, the
+    notifying the model's topic) and ``dashboard`` (``ModelDashboard``: releases, every workflow
+    (``MlPipelineBase.release_workflows``; the last one's successes count as releases), the
     quality-gate metrics, and the alarm states of this alarm and of the instance endpoints' rollback
     alarms, which it names from the endpoint stack names: no reference to those stacks).
 
@@ -41,8 +43,8 @@ class ModelPipelineStack(Stack):
         model: ModelConfig,
         artifact_bucket_arn: str,
         encryption_key_arn: str,
-        staging_stack_name: str,
-        production_stack_name: str,
+        staging_stack_name: str | None = None,
+        production_stack_name: str | None = None,
         pipeline_class: type[MlPipelineBase] = MlPipeline,
         network: JobNetworkConfig | None = None,
         **kwargs: Any,
@@ -76,25 +78,23 @@ class ModelPipelineStack(Stack):
         self.training_failed_alarm.add_alarm_action(cloudwatch_actions.SnsAction(pipeline.notification_topic))
         endpoint_alarms: list[cloudwatch.IAlarm] = []
         for stage, stack_name in (("Staging", staging_stack_name), ("Production", production_stack_name)):
+            if stack_name is None:  # a batch model has no endpoint stacks
+                continue
             settings = model.endpoints.staging if stage == "Staging" else model.endpoints.production
-            if settings.serverless:
+            if settings.serverless or settings.account is not None:  # another account's alarms stay there
                 continue
             endpoint_alarms += [
                 cloudwatch.Alarm.from_alarm_name(self, f"{stage}RollbackAlarm{index}", name)
                 for index, name in enumerate(rollback_alarm_names(stack_name))
             ]
+        workflows = pipeline.release_workflows()
         self.dashboard = ModelDashboard(
             self,
             "Dashboard",
             model_name=model.name,
             pipeline=pipeline.pipeline,
-            release_workflow=pipeline.deploy_production.state_machine,
-            workflows={
-                "Training": pipeline.training.state_machine,
-                "Deploy staging": pipeline.deploy_staging.state_machine,
-                "Smoke test": pipeline.smoke_test_workflow.state_machine,
-                "Deploy production": pipeline.deploy_production.state_machine,
-            },
+            release_workflow=list(workflows.values())[-1],
+            workflows=workflows,
             gate_metrics=[rule.metric for rule in model.quality_gate],
             alarms=[self.training_failed_alarm, *endpoint_alarms],
         )

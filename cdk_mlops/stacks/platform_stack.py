@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -20,9 +21,21 @@ class PlatformStack(Stack):
 
     One key and one bucket for all models: a KMS key costs 1 USD a month, and per-model S3 prefixes
     with prefix-scoped IAM keep models apart.
+
+    ``model_readers`` (default none) maps other AWS accounts to the models whose production endpoints
+    they host: the bucket policy lets each account ``s3:GetObject`` the model data of its models only
+    (``<model>/runs/*/model/*``), and the key policy lets it ``kms:Decrypt`` through S3 in this region
+    only. The account's own IAM policies (the endpoint stacks' hosting roles) must allow the same.
     """
 
-    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        model_readers: Mapping[str, Sequence[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         # S3 server access logging is granted to logging.s3.amazonaws.com in the access-log bucket's
         # policy, not with the legacy LogDeliveryWrite ACL (cfn-lint W3045), whatever the app's flags.
@@ -96,4 +109,26 @@ class PlatformStack(Stack):
             server_access_logs_prefix="artifacts/",
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
+        )
+        for account, models in sorted((model_readers or {}).items()):
+            self._grant_model_data_read(account, models)
+
+    def _grant_model_data_read(self, account: str, models: Sequence[str]) -> None:
+        principal = iam.AccountPrincipal(account)
+        self.artifact_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"ModelDataReadBy{account}",
+                principals=[principal],
+                actions=["s3:GetObject"],
+                resources=[self.artifact_bucket.arn_for_objects(f"{model}/runs/*/model/*") for model in sorted(models)],
+            )
+        )
+        self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"ModelDataDecryptBy{account}",
+                principals=[principal],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            )
         )

@@ -216,7 +216,8 @@ def test_endpoint_stack_template_has_no_dependency_cycle(example_app, stack) -> 
 
 
 def all_stacks(example_app) -> list[cdk.Stack]:
-    return [stack for model in example_app.mlops.models.values() for stack in (model.staging, model.production)]
+    models = example_app.mlops.models.values()
+    return [stack for model in models for stack in (model.staging, model.production) if stack is not None]
 
 
 def test_rollback_alarms_watch_5xx_errors_and_p99_model_latency(example_app) -> None:

@@ -449,6 +449,19 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, str]] = [
         "guardrails) (got ['kpi'])",
     ),
     (
+        "provisioned concurrency above the maximum",
+        {},
+        {"serverless": True, "max_concurrency": 5, "provisioned_concurrency": 6},
+        "endpoints.staging.provisioned_concurrency: must be at most max_concurrency (5) (got 6)",
+    ),
+    (
+        "provisioned concurrency on an instance endpoint",
+        {"provisioned_concurrency": 2},
+        None,
+        "endpoints.production.provisioned_concurrency: applies to serverless endpoints only (serverless: true); "
+        "size instance endpoints with instance_count and autoscaling (got 2)",
+    ),
+    (
         "empty alarm name",
         {"rollback_alarm_names": [""]},
         None,
@@ -473,6 +486,26 @@ def test_invalid_rollouts_are_rejected_naming_file_field_and_value(production, s
 
     assert raised.value.problems == [problem]
     assert str(raised.value).startswith(f"invalid model configuration {PATH}:")
+
+
+def test_serverless_endpoint_takes_memory_concurrency_and_provisioned_concurrency() -> None:
+    staging = {"serverless": True, "memory_mb": 3072, "max_concurrency": 20, "provisioned_concurrency": 4}
+    stack = ModelEndpointStack(
+        cdk.App(builtin_cloud_formation_validation=False),
+        "Serverless-provisioned",
+        model=parse_model_config(model_data({}, staging), PATH),
+        stage="staging",
+        artifact_bucket_arn=BUCKET_ARN,
+        encryption_key_arn=KEY_ARN,
+        env=cdk.Environment(account=ACCOUNT, region=REGION),
+    )
+    _, config = only_resource(Template.from_stack(stack).to_json(), "AWS::SageMaker::EndpointConfig")
+
+    assert config["Properties"]["ProductionVariants"][0]["ServerlessConfig"] == {
+        "MemorySizeInMB": 3072,
+        "MaxConcurrency": 20,
+        "ProvisionedConcurrency": 4,
+    }
 
 
 def test_traffic_shifting_checks_run_from_python_props_too() -> None:

@@ -39,6 +39,28 @@ def test_release_deploys_both_stages_and_approves_the_package(model: str) -> Non
     assert release.notifications == []
 
 
+def test_cross_account_release_updates_the_production_stack_in_its_account_as_its_deploy_role() -> None:
+    release = run_release_scenario("iris-sklearn", "release", models_dir=str(MODELS_DIR))
+
+    deploy_role = "arn:aws:iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1"
+    assert release.succeeded
+    assert release.stack_accounts == {"staging": None, "production": "222222222222"}
+    # UpdateStack and DescribeStacks (once: the stand-in completes at once) ran as the deploy role.
+    assert release.assumed_roles == [deploy_role, deploy_role]
+    production = release.stack_parameters["production"]
+    assert production["ModelArtifactsBucket"] == "mlops-artifacts-fake"
+    assert production["ModelArtifactsKeyArn"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
+    assert "ModelArtifactsBucket" not in release.stack_parameters["staging"]
+
+
+def test_same_account_release_assumes_no_role() -> None:
+    release = run_release_scenario("churn-xgb", "release", models_dir=str(MODELS_DIR))
+
+    assert release.succeeded
+    assert release.stack_accounts == {"staging": None, "production": None}
+    assert release.assumed_roles == []
+
+
 def test_failed_smoke_test_stops_before_production_and_leaves_the_package_pending() -> None:
     release = run_release_scenario("churn-xgb", "smoke-fails", models_dir=str(MODELS_DIR))
 
@@ -66,6 +88,26 @@ def test_rolled_back_staging_update_fails_the_deployment_and_notifies() -> None:
     assert notification.message.endswith("rolled back: stack status UPDATE_ROLLBACK_COMPLETE")
     [package] = release.model_packages.values()
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert release.stack_parameters["staging"]["ModelPackageArn"] == ""  # the rollback kept the old value
+
+
+@pytest.mark.parametrize("model", ["churn-xgb", "iris-sklearn"])
+def test_rolled_back_production_update_rejects_the_package_with_the_stack_status(model: str) -> None:
+    release = run_release_scenario(model, "production-rollback", models_dir=str(MODELS_DIR))
+
+    deploy = release.executions["deploy_production"]
+    assert list(release.executions) == ["training", "deploy_staging", "smoke_test", "deploy_production"]
+    assert deploy.error == "DeploymentRolledBack"
+    assert deploy.states_entered[-3:] == ["RejectModelPackage", "NotifyRolledBack", "RolledBack"]
+    [(arn, package)] = release.model_packages.items()
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"] == (
+        f"Rolled back in production by {deploy.execution_arn}: stack status UPDATE_ROLLBACK_COMPLETE"
+    )
+    assert release.stack_parameters["staging"]["ModelPackageArn"] == arn
+    assert release.stack_parameters["production"]["ModelPackageArn"] == ""
+    [notification] = release.notifications
+    assert notification.message.endswith("rolled back: stack status UPDATE_ROLLBACK_COMPLETE")
 
 
 def test_cli_dry_run_of_a_failing_release_exits_1(capsys: pytest.CaptureFixture[str]) -> None:

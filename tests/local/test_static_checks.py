@@ -101,5 +101,6 @@ def test_synthesized_example_app_passes(tmp_path: Path) -> None:
 
     count, problems = checker.check_assembly(tmp_path)
 
-    assert count == 9  # churn-xgb's drift check is the ninth
+    # 4 workflows per endpoint model, churn-xgb's drift check, fraud-batch's training and batch transform
+    assert count == 11
     assert problems == []

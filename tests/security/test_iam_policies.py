@@ -35,6 +35,8 @@ SERVICE_WIDE_ACTIONS = frozenset(
         "ecr:GetAuthorizationToken",
         # SageMaker containers publishing metrics: no resource types (scope with a namespace condition).
         "cloudwatch:PutMetricData",
+        # A batch model's scheduled transform finding the newest Approved package: no resource types.
+        "sagemaker:ListModelPackages",
         # SageMaker jobs in a VPC: network-interface management and describes have no resource scoping
         # at creation / describe time.
         "ec2:CreateNetworkInterface",

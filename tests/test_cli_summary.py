@@ -1,0 +1,50 @@
+"""``cdk-mlops summary`` (what README command 1 prints after ``cdk synth``): one line per stack with its
+resource count and template size, the pipeline's stages, each workflow's states and where endpoints go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdk_mlops.cli import summary
+
+
+@pytest.fixture(scope="module")
+def printed(example_app) -> str:
+    assembly = example_app.mlops.platform.node.root.synth()
+    return summary(Path(assembly.directory))
+
+
+def test_summary_lists_every_stack_once_and_counts_them(example_app, printed) -> None:
+    lines = printed.splitlines()
+    stack_lines = [line.split()[0] for line in lines[1:] if line and not line.startswith(" ")]
+
+    assert lines[0].split() == ["stack", "resources", "KiB", "contents"]
+    assert sorted(stack_lines[:-1]) == sorted(example_app.templates)
+    assert lines[-1].startswith(f"{len(example_app.templates)} stacks in ")
+
+
+def test_summary_shows_the_pipeline_stages_and_the_workflow_states(example_app, printed) -> None:
+    (line,) = [line for line in printed.splitlines() if line.startswith("Mlops-churn-xgb-Pipeline ")]
+    resources = len(example_app.json["Mlops-churn-xgb-Pipeline"]["Resources"])
+
+    assert line.split()[1] == str(resources)
+    assert line.endswith(
+        "pipeline Source > BuildAndTest > Train > DeployStaging > SmokeTest > ManualApproval > DeployProduction"
+    )
+    assert "MlPipelineTrainingE4186D57: 15 states" in printed
+
+
+def test_summary_names_the_account_of_an_endpoint_deployed_to_another_account(printed) -> None:
+    lines = {line.split()[0]: line for line in printed.splitlines() if line.startswith("Mlops-")}
+
+    assert lines["Mlops-iris-sklearn-Production"].endswith(
+        "SageMaker endpoint in account 222222222222 (created once ModelPackageArn is set)"
+    )
+    assert lines["Mlops-churn-xgb-Production"].endswith("SageMaker endpoint (created once ModelPackageArn is set)")
+
+
+def test_summary_of_an_empty_folder_says_to_synthesize_first(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="run 'cdk synth' first"):
+        summary(tmp_path)
