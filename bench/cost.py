@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.cost [cdk.out] [--prices bench/prices.json] [--out bench/cost.md]
                                    [--build-minutes 5] [--update-minutes 10] [--releases-per-month 4]
+                                   [--transform-minutes 30]
 
 Reads the synthesized templates of a cloud assembly (``cdk synth`` first; when the folder does not
 exist the example app is synthesized into it in-process, validation off) and prices, per model and for
@@ -16,8 +17,11 @@ the whole app:
   success path from its definition (polling loops repeated for the assumed stack update time);
   CodeBuild minutes at the project's compute type; SageMaker training and processing jobs at their
   instance type and count for their full max runtime (spot discounts ignored); the smoke-test
-  Lambda; CodePipeline V2 action minutes; and the second (green) fleet a blue/green update of an
-  instance endpoint runs while traffic shifts and bakes.
+  Lambda; CodePipeline V2 action minutes; the second (green) fleet a blue/green update of an
+  instance endpoint runs while traffic shifts and bakes; and a batch model's transform job for an
+  assumed duration (``--transform-minutes``).
+* scheduled per month: each EventBridge Scheduler schedule (a drift check, a nightly batch transform)
+  runs its workflow that often; priced as one run of it (jobs and state transitions, as above).
 
 Prices come from ``bench/prices.json`` (list prices as remembered on its date; check them).
 """
@@ -227,6 +231,10 @@ def role_of(definition: Definition) -> str:
     resources_called = " ".join(str(state.get("Resource", "")) for state in tasks(definition))
     if "createTrainingJob" in resources_called:
         return "training"
+    if "createTransformJob" in resources_called:
+        return "batch transform"
+    if "createProcessingJob" in resources_called:
+        return "drift check"
     if "cloudformation:updateStack" in resources_called:
         return "deploy"
     if ":lambda:" in resources_called:
@@ -356,9 +364,13 @@ class ModelCost:
         return sum(self.run.values())
 
 
-def job_costs(definition: Definition, prices: Prices) -> tuple[float, float, float, list[str]]:
-    """(training USD, processing USD, job minutes, notes) for every SageMaker job at its max runtime."""
-    training = processing = minutes = 0.0
+def job_costs(
+    definition: Definition, prices: Prices, transform_minutes: float
+) -> tuple[dict[str, float], float, list[str]]:
+    """(USD by kind: training, processing, batch transform; job minutes; notes) for every SageMaker job:
+    training and processing jobs at their max runtime, transform jobs (no max runtime) for
+    ``transform_minutes``."""
+    training = processing = transform = minutes = 0.0
     notes = []
     for state in tasks(definition):
         resource = str(state.get("Resource", ""))
@@ -379,7 +391,37 @@ def job_costs(definition: Definition, prices: Prices) -> tuple[float, float, flo
             processing += runtime * count * prices.get("sagemaker", "processing_per_instance_hour", instance)
             minutes += runtime * 60
             notes.append(f"processing {count:g} x {instance} <= {runtime * 60:.0f} min")
-    return training, processing, minutes, notes
+        elif "createTransformJob" in resource:
+            config = parameters.get("TransformResources", {})
+            instance = str(config.get("InstanceType"))
+            count = number(config.get("InstanceCount"), 1)
+            rate = prices.get("sagemaker", "batch_transform_per_instance_hour", instance)
+            transform += transform_minutes / 60 * count * rate
+            minutes += transform_minutes
+            notes.append(f"batch transform {count:g} x {instance} ~ {transform_minutes:g} min (assumed)")
+    return {"training": training, "processing": processing, "batch transform": transform}, minutes, notes
+
+
+#: EventBridge Scheduler ``rate()`` units in hours.
+RATE_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
+
+
+def runs_per_month(expression: str, hours_per_month: float) -> float | None:
+    """How often a Scheduler expression fires in a month: ``rate(...)``, or a ``cron(...)`` firing every
+    day at fixed minutes and hours (lists allowed); None for anything else (priced as unknown)."""
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    if rate:
+        return hours_per_month / (int(rate[1]) * RATE_HOURS[rate[2]])
+    cron = re.fullmatch(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)", expression)
+    if cron is None:
+        return None
+    minutes, hours, day_of_month, month, day_of_week, year = cron.groups()
+    if {day_of_month, day_of_week} - {"*", "?"} or month != "*" or year not in ("*", "?"):
+        return None
+    if not re.fullmatch(r"[\d,]+", minutes) or not re.fullmatch(r"[\d,]+|\*", hours):
+        return None
+    per_day = len(minutes.split(",")) * (24 if hours == "*" else len(hours.split(",")))
+    return per_day * hours_per_month / 24
 
 
 def price_model(
@@ -409,6 +451,7 @@ def price_model(
         "codebuild": 0.0,
         "training": 0.0,
         "processing": 0.0,
+        "batch transform": 0.0,
         "lambda": 0.0,
         "pipeline minutes": 0.0,
         "blue/green fleet": 0.0,
@@ -431,10 +474,10 @@ def price_model(
         cost = transitions.total / 1000 * prices.get("stepfunctions", "standard_per_1000_state_transitions")
         run["step functions"] += cost
         machines.append(MachineCost(model, logical_id, role, transitions, cost))
-        if role == "training":
-            training, processing, minutes, job_notes = job_costs(definition, prices)
-            run["training"] += training
-            run["processing"] += processing
+        if role in ("training", "batch transform"):
+            jobs, minutes, job_notes = job_costs(definition, prices, args.transform_minutes)
+            for kind, usd_ in jobs.items():
+                run[kind] += usd_
             action_minutes += minutes + 1
             notes += job_notes
         elif role == "smoke test":
@@ -452,7 +495,32 @@ def price_model(
         "codepipeline", "v2_per_action_execution_minute"
     )
     notes.append(f"~{math.ceil(action_minutes)} CodePipeline action minutes")
+    idle["scheduled jobs"] = price_schedules(model, pipeline, prices, args, notes)
     return ModelCost(model, list(endpoints.values()), idle, run, machines, notes)
+
+
+def price_schedules(
+    model: str, pipeline: Template, prices: Prices, args: argparse.Namespace, notes: list[str]
+) -> float:
+    """USD per month of the workflows the pipeline stack's schedules start (one run each time)."""
+    machines = state_machines(pipeline)
+    total = 0.0
+    for _, properties in resources(pipeline, "AWS::Scheduler::Schedule"):
+        expression = str(properties.get("ScheduleExpression"))
+        target = properties.get("Target", {}).get("Arn", {})
+        definition = machines.get(target.get("Ref", "") if isinstance(target, dict) else "")
+        runs = runs_per_month(expression, prices.hours)
+        if definition is None or runs is None:
+            notes.append(f"schedule {expression}: not priced")
+            continue
+        jobs, _, _ = job_costs(definition, prices, args.transform_minutes)
+        transitions = count_transitions(definition, 0.0).total
+        per_run = sum(jobs.values()) + transitions / 1000 * prices.get(
+            "stepfunctions", "standard_per_1000_state_transitions"
+        )
+        total += runs * per_run
+        notes.append(f"{role_of(definition)} on {expression}: {runs:.0f} runs/month x {usd(per_run)} USD")
+    return total
 
 
 def price_shared(stacks: dict[str, Template], prices: Prices) -> dict[str, float]:
@@ -501,6 +569,7 @@ def render(
                 usd(cost.idle["endpoints"]),
                 usd(cost.idle["alarms"]),
                 usd(cost.idle["kms"]),
+                usd(cost.idle["scheduled jobs"]),
                 usd(cost.idle_total),
             ]
         )
@@ -512,6 +581,7 @@ def render(
             "0",
             usd(shared["alarms"]),
             usd(shared["kms"]),
+            "0",
             usd(shared_total),
         ]
     )
@@ -523,6 +593,7 @@ def render(
             usd(sum(c.idle["endpoints"] for c in models)),
             usd(sum(c.idle["alarms"] for c in models) + shared["alarms"]),
             usd(sum(c.idle["kms"] for c in models) + shared["kms"]),
+            usd(sum(c.idle["scheduled jobs"] for c in models)),
             f"**{usd(idle_total)}**",
         ]
     )
@@ -582,11 +653,14 @@ def render(
         "templates' own plus the 2 that each target-tracking scaling policy creates. CodePipeline V2, Step "
         "Functions, CodeBuild, Lambda, SNS and the CodeConnections connection have no fixed fee; log and "
         "artifact storage is usage-dependent and left out (cents at this scale). KMS: 1 USD per key and "
-        "month, plus 1 USD for each of the first two yearly rotations (so 3 USD from year three).",
+        "month, plus 1 USD for each of the first two yearly rotations (so 3 USD from year three). "
+        "Scheduled jobs: the drift checks and scheduled batch transforms the schedules start, one run "
+        f"each time (transform jobs assumed to take {args.transform_minutes:g} min).",
         "",
     ]
     lines += table(
-        ["model", "endpoints (once deployed)", "endpoints", "alarms", "KMS", "idle total"], idle_rows
+        ["model", "endpoints (once deployed)", "endpoints", "alarms", "KMS", "scheduled jobs", "idle total"],
+        idle_rows,
     )
     lines += [
         "",
@@ -636,6 +710,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--update-minutes", type=float, default=10.0, help="minutes per endpoint stack update (10)"
     )
     parser.add_argument("--smoke-seconds", type=float, default=10.0, help="smoke-test Lambda duration (10)")
+    parser.add_argument(
+        "--transform-minutes", type=float, default=30.0, help="minutes per batch transform job (30)"
+    )
     parser.add_argument("--releases-per-month", type=float, default=4.0, help="for the monthly estimate (4)")
     args = parser.parse_args(argv)
 
