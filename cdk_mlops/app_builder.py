@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_mlops.config.loader import ModelConfigError, find_model_files, load_model_configs
@@ -122,6 +123,7 @@ def _endpoint_stack(
     platform: PlatformStack | None,
     *,
     external_model_artifacts: bool = False,
+    notification_topic: sns.ITopic | None = None,
 ) -> ModelEndpointStack:
     return ModelEndpointStack(
         app,
@@ -133,6 +135,7 @@ def _endpoint_stack(
         artifact_bucket_arn=platform.artifact_bucket.bucket_arn if platform else None,
         encryption_key_arn=platform.encryption_key.key_arn if platform else None,
         external_model_artifacts=external_model_artifacts,
+        notification_topic=notification_topic,
     )
 
 
@@ -141,26 +144,44 @@ def _model_stacks(
     config: ModelConfig,
     pipeline_class: type[MlPipelineBase],
     env: cdk.Environment,
-    bucket_arn: str,
-    key_arn: str,
-    *,
-    staging: ModelEndpointStack | None = None,
-    production: ModelEndpointStack | None = None,
+    platform: PlatformStack,
+    target_platforms: dict[str, PlatformStack],
 ) -> ModelStacks:
-    """The pipeline stack of ``config``, deploying to ``staging`` and ``production`` (none for a batch
-    model), and every stack of the model tagged with its name."""
+    """The pipeline stack of ``config`` and its staging and production endpoint stacks (none for a batch
+    model), every stack of the model tagged with its name. The endpoint stacks' alarms notify the
+    pipeline stack's topic, except in another account (an alarm cannot notify a topic across accounts)."""
+    names = stack_names(config.name)
+    endpoints = config.inference != "batch"
     pipeline = ModelPipelineStack(
         app,
-        stack_names(config.name)["Pipeline"],
+        names["Pipeline"],
         model=config,
-        staging_stack_name=staging.stack_name if staging else None,
-        production_stack_name=production.stack_name if production else None,
+        staging_stack_name=names["Staging"] if endpoints else None,
+        production_stack_name=names["Production"] if endpoints else None,
         pipeline_class=pipeline_class,
         env=env,
         description=f"cdk-mlops {config.name}: deployment pipeline and workflows",
-        artifact_bucket_arn=bucket_arn,
-        encryption_key_arn=key_arn,
+        artifact_bucket_arn=platform.artifact_bucket.bucket_arn,
+        encryption_key_arn=platform.encryption_key.key_arn,
     )
+    staging = production = None
+    if endpoints:
+        topic = pipeline.pipeline.notification_topic
+        staging = _endpoint_stack(app, names["Staging"], config, "staging", env, platform, notification_topic=topic)
+        target = config.endpoints.production.account
+        production = (
+            _endpoint_stack(app, names["Production"], config, "production", env, platform, notification_topic=topic)
+            if target is None
+            else _endpoint_stack(
+                app,
+                names["Production"],
+                config,
+                "production",
+                cdk.Environment(account=target, region=env.region),
+                target_platforms.get(target),
+                external_model_artifacts=True,
+            )
+        )
     stacks = ModelStacks(config, pipeline, staging, production)
     for stack in stacks.stacks:
         cdk.Tags.of(stack).add("cdk-mlops:model", config.name)
@@ -241,29 +262,7 @@ def build_app(
         # A serverless endpoint writes nothing (no volume, capture or async output): no platform needed.
         if any(not configs_by_name[name].endpoints.production.serverless for name in model_readers[target])
     }
-    bucket_arn = platform.artifact_bucket.bucket_arn
-    key_arn = platform.encryption_key.key_arn
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:
-        names = stack_names(config.name)
-        if config.inference == "batch":  # no endpoint stacks
-            models[config.name] = _model_stacks(app, config, classes[config.name], env, bucket_arn, key_arn)
-            continue
-        staging, production = (
-            _endpoint_stack(app, names[stage.capitalize()], config, stage, env, platform)
-            if stage == "staging" or config.endpoints.production.account is None
-            else _endpoint_stack(
-                app,
-                names["Production"],
-                config,
-                stage,
-                cdk.Environment(account=config.endpoints.production.account, region=region),
-                target_platforms.get(config.endpoints.production.account),
-                external_model_artifacts=True,
-            )
-            for stage in ("staging", "production")
-        )
-        models[config.name] = _model_stacks(
-            app, config, classes[config.name], env, bucket_arn, key_arn, staging=staging, production=production
-        )
+        models[config.name] = _model_stacks(app, config, classes[config.name], env, platform, target_platforms)
     return MlopsApp(platform, models, target_platforms)

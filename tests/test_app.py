@@ -67,13 +67,21 @@ def test_model_stacks_are_tagged_with_their_model(example_app) -> None:
     assert example_app.mlops.platform.tags.tag_values() == {}
 
 
-def test_model_stacks_depend_on_the_platform_stack_only(example_app) -> None:
+def test_pipeline_stacks_depend_on_the_platform_and_endpoint_stacks_also_on_their_pipeline(example_app) -> None:
     mlops = example_app.mlops
+    platform = mlops.platform.stack_name
     for model in mlops.models.values():
-        for stack in model.stacks:
-            # iris-sklearn's production is a serverless endpoint in another account: it needs no platform
-            expected = [] if stack is mlops.models["iris-sklearn"].production else [mlops.platform.stack_name]
-            assert [dependency.stack_name for dependency in stack.dependencies] == expected
+        pipeline = model.pipeline.stack_name
+        assert [dependency.stack_name for dependency in model.pipeline.dependencies] == [platform]
+        # an instance endpoint's alarms notify the model's topic, an export of the pipeline stack
+        endpoints = model.config.endpoints
+        for stack, settings in ((model.staging, endpoints.staging), (model.production, endpoints.production)):
+            if stack is None:  # fraud-batch hosts no endpoint
+                continue
+            expected = {platform} if settings.serverless else {platform, pipeline}
+            if stack is mlops.models["iris-sklearn"].production:
+                expected = set()  # serverless in another account: no platform, no topic across accounts
+            assert {dependency.stack_name for dependency in stack.dependencies} == expected, stack.stack_name
     assert mlops.platform.dependencies == []
 
 
@@ -105,9 +113,9 @@ def test_models_context_builds_only_the_selected_model_in_the_cdk_environment(mo
     assert list(mlops.models) == ["iris-sklearn"]
     assert [child.node.id for child in app.node.children] == [
         "Mlops-Platform",
+        "Mlops-iris-sklearn-Pipeline",
         "Mlops-iris-sklearn-Staging",
         "Mlops-iris-sklearn-Production",
-        "Mlops-iris-sklearn-Pipeline",
     ]
     assert {(stack.account, stack.region) for stack in app.node.children} == {
         ("210987654321", "us-east-1"),

@@ -63,7 +63,8 @@ class ModelEndpoint(Construct):
     the endpoint (``endpoint``). Instance endpoints also get: a ``DeploymentConfig`` from
     ``settings.traffic_shifting`` (blue/green all at once, canary or linear, or a rolling update) with
     auto-rollback on the alarms this construct creates (5XX errors, p99 model latency, model
-    invocation errors; ``alarms``, notifying nothing) plus ``rollback_alarms``; target-tracking
+    invocation errors; ``alarms``, notifying ``alarm_topic`` when one is given, default none) plus
+    ``rollback_alarms``; target-tracking
     autoscaling when ``settings.autoscaling`` is set; request/response capture to
     ``s3://<capture_bucket>/<model>/data-capture/<stage>/`` when ``data_capture.enabled``.
 
@@ -111,6 +112,7 @@ class ModelEndpoint(Construct):
         latency_threshold: Duration | None = None,
         condition: CfnCondition | None = None,
         network: JobNetworkConfig | None = None,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.settings = settings
@@ -200,6 +202,9 @@ class ModelEndpoint(Construct):
         if not settings.serverless:
             names = dict(zip(ROLLBACK_ALARM_SUFFIXES, rollback_alarm_names(Aws.STACK_NAME, self.node.id), strict=True))
             self.alarms = self._rollback_alarms(latency_threshold, names)
+            if alarm_topic is not None:
+                for alarm in self.alarms:
+                    alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
             alarm_names = [names["5xx-errors"], names["model-latency-p99"], names["model-errors"]] + [
                 a.alarm_name for a in rollback_alarms
             ]

@@ -8,6 +8,7 @@ from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_mlops.config.model_config import ModelConfig
@@ -31,7 +32,9 @@ class ModelEndpointStack(Stack):
     Output ``EndpointName`` (the smoke test finds the endpoint through it). ``endpoint`` is the
     ``ModelEndpoint``; the stage's ``rollback_alarm_names`` (existing alarms) join its own rollback
     alarms. ``dashboard`` (``ModelDashboard``, under the same condition) shows the endpoint's
-    invocations, errors, latency percentiles and alarms. ``network`` (default none) places an
+    invocations, errors, latency percentiles and alarms. ``notification_topic`` (default none; the
+    app passes the model's topic from its pipeline stack): the endpoint's own alarms notify it when they
+    go into ALARM. ``network`` (default none) places an
     instance endpoint's model in VPC subnets with security groups, optionally network-isolated.
 
     ``external_model_artifacts`` (default false): the model package and its model data live in another
@@ -54,6 +57,7 @@ class ModelEndpointStack(Stack):
         encryption_key_arn: str | None,
         network: JobNetworkConfig | None = None,
         external_model_artifacts: bool = False,
+        notification_topic: sns.ITopic | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -127,6 +131,7 @@ class ModelEndpointStack(Stack):
             ],
             condition=has_model,
             network=network,
+            alarm_topic=notification_topic,
         )
         if external_model_artifacts:
             # cfn-lint resolves ModelArtifactsKeyArn to its empty default and reports the hosting policy's

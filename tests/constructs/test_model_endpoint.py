@@ -436,3 +436,19 @@ def test_hosting_role_may_pull_the_inference_image(pytorch_production) -> None:
     assert sorted(render(resource) for s in pulls for resource in s.resources) == [
         "arn:${AWS::Partition}:ecr:eu-west-1:763104351884:repository/pytorch-inference"
     ]
+
+
+def test_production_alarms_notify_the_models_topic_from_the_pipeline_stack(production) -> None:
+    alarms = resources(production, "AWS::CloudWatch::Alarm")
+    own = {logical_id: alarm for logical_id, alarm in alarms.items() if "Endpoint" in logical_id}
+    actions = {
+        logical_id: [render(action) for action in alarm["Properties"].get("AlarmActions", [])]
+        for logical_id, alarm in own.items()
+    }
+
+    assert len(actions) == 3
+    for logical_id, targets in actions.items():
+        assert len(targets) == 1, logical_id
+        assert targets[0].startswith("${Import(Mlops-churn-xgb-Pipeline:ExportsOutputRefMlPipelineNotifications"), (
+            logical_id
+        )
