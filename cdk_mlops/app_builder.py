@@ -228,6 +228,19 @@ def build_app(
         _check_images(path, config, region)
         classes[config.name] = load_pipeline_class(path, config.pipeline_class)
 
+    for path, config in chosen:
+        for stage in ("staging", "production"):
+            wanted = getattr(config.endpoints, stage).region
+            if wanted is not None and wanted != region:
+                raise ModelConfigError(
+                    path,
+                    [
+                        f"endpoints.{stage}.region: endpoints run in the pipeline's region ({region}) for now: "
+                        "SageMaker creates a model only from a model package and model data in its own region, "
+                        f"which would need the registry and the artifacts replicated to {wanted} "
+                        f"(got {wanted!r})"
+                    ],
+                )
     model_readers: dict[str, list[str]] = {}
     configs_by_name = {config.name: config for _, config in chosen}
     for path, config in chosen:

@@ -388,6 +388,7 @@ class TrafficShiftingConfig(_Frozen):
 
 ALARM_NAME_PATTERN = re.compile(r"^[^\x00-\x1f]{1,255}$")
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 #: No ``*`` or ``?``: the prefix becomes an IAM resource ARN, where they would widen the grant.
 S3_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.'()/-]{1,512}/$")
 
@@ -463,7 +464,8 @@ class EndpointVariantConfig(_Frozen):
     or ``rolling`` traffic shifting (SageMaker documents no canary/linear shifting of queued async
     requests, so those are refused), and production only (``EndpointsConfig``).
     ``account`` (production only; default: the pipeline's account) deploys the endpoint stack into another
-    AWS account of the same region (see ``EndpointsConfig``).
+    AWS account of the same region (see ``EndpointsConfig``). ``region`` (default: the pipeline's) may
+    only name the pipeline's region for now; ``build_app`` refuses any other.
     """
 
     serverless: bool = False
@@ -477,8 +479,16 @@ class EndpointVariantConfig(_Frozen):
     rollback_alarm_names: tuple[str, ...] = ()
     async_inference: AsyncInferenceConfig | None = None
     account: str | None = None
+    region: str | None = None
 
     _instance = field_validator("instance_type")(_check_instance_type)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION_PATTERN.match(value):
+            raise ValueError("must be an AWS region name, e.g. 'eu-west-1'")
+        return value
 
     @field_validator("account", mode="before")
     @classmethod

@@ -323,3 +323,43 @@ def test_production_account_equal_to_the_pipeline_account_is_rejected(tmp_path: 
 def test_only_the_cross_account_stack_silences_cfn_lints_empty_default_arn_warning(example_app, production) -> None:
     assert production["Metadata"]["cfn-lint"] == {"config": {"ignore_checks": ["W1030"]}}
     assert "cfn-lint" not in example_app.json["Mlops-churn-xgb-Production"].get("Metadata", {})
+
+
+def test_a_production_region_other_than_the_pipelines_is_refused_with_the_reason(tmp_path: Path) -> None:
+    data = example_config_data("iris-sklearn")
+    data.pop("pipeline_class")
+    data["endpoints"]["production"]["region"] = "us-east-1"
+    path = write_model(tmp_path, "iris-sklearn", data)
+    app = cdk.App(builtin_cloud_formation_validation=False)
+
+    with pytest.raises(ModelConfigError) as raised:
+        build_app(app, tmp_path, region="eu-west-1")
+
+    assert raised.value.path == path
+    (problem,) = raised.value.problems
+    assert problem.startswith("endpoints.production.region: endpoints run in the pipeline's region (eu-west-1)")
+    assert problem.endswith("replicated to us-east-1 (got 'us-east-1')")
+    assert app.node.children == []
+
+
+def test_naming_the_pipelines_own_region_is_accepted(tmp_path: Path) -> None:
+    data = example_config_data("iris-sklearn")
+    data.pop("pipeline_class")
+    data["endpoints"]["production"]["region"] = "eu-west-1"
+    write_model(tmp_path, "iris-sklearn", data)
+
+    mlops = build_app(cdk.App(builtin_cloud_formation_validation=False), tmp_path, region="eu-west-1")
+
+    assert (mlops.models["iris-sklearn"].production.account, mlops.models["iris-sklearn"].production.region) == (
+        TARGET,
+        "eu-west-1",
+    )
+
+
+def test_a_region_must_look_like_one() -> None:
+    data = example_config_data("iris-sklearn")
+    data["endpoints"]["production"]["region"] = "Ireland"
+
+    message = config_error(data)
+
+    assert "endpoints.production.region: must be an AWS region name, e.g. 'eu-west-1' (got 'Ireland')" in message
