@@ -114,6 +114,33 @@ def enable_compliance_checks(app: cdk.App) -> bool:
     return True
 
 
+def _production_account(path: Path, config: ModelConfig, region: str, account: str | None) -> str | None:
+    """The other account ``config``'s production endpoint goes to (None: the pipeline's), after checking
+    that its endpoints stay in the pipeline's region and that the account is not the pipeline's own."""
+    for stage in ("staging", "production"):
+        wanted = getattr(config.endpoints, stage).region
+        if wanted is not None and wanted != region:
+            raise ModelConfigError(
+                path,
+                [
+                    f"endpoints.{stage}.region: endpoints run in the pipeline's region ({region}) for now: "
+                    "SageMaker creates a model only from a model package and model data in its own region, "
+                    f"which would need the registry and the artifacts replicated to {wanted} "
+                    f"(got {wanted!r})"
+                ],
+            )
+    target = config.endpoints.production.account
+    if target is not None and target == account:
+        raise ModelConfigError(
+            path,
+            [
+                f"endpoints.production.account: is the pipeline's own account; leave it out to deploy "
+                f"production next to the pipeline (got {target!r})"
+            ],
+        )
+    return target
+
+
 def _endpoint_stack(
     app: cdk.App,
     name: str,
@@ -228,34 +255,15 @@ def build_app(
         _check_images(path, config, region)
         classes[config.name] = load_pipeline_class(path, config.pipeline_class)
 
+    model_readers: dict[str, list[str]] = {}  # another account -> the models whose production it hosts
+    platform_accounts: set[str] = set()  # of those, the accounts hosting an instance endpoint
     for path, config in chosen:
-        for stage in ("staging", "production"):
-            wanted = getattr(config.endpoints, stage).region
-            if wanted is not None and wanted != region:
-                raise ModelConfigError(
-                    path,
-                    [
-                        f"endpoints.{stage}.region: endpoints run in the pipeline's region ({region}) for now: "
-                        "SageMaker creates a model only from a model package and model data in its own region, "
-                        f"which would need the registry and the artifacts replicated to {wanted} "
-                        f"(got {wanted!r})"
-                    ],
-                )
-    model_readers: dict[str, list[str]] = {}
-    configs_by_name = {config.name: config for _, config in chosen}
-    for path, config in chosen:
-        target = config.endpoints.production.account
-        if target is None:
-            continue
-        if target == account:
-            raise ModelConfigError(
-                path,
-                [
-                    f"endpoints.production.account: is the pipeline's own account; leave it out to deploy "
-                    f"production next to the pipeline (got {target!r})"
-                ],
-            )
-        model_readers.setdefault(target, []).append(config.name)
+        target = _production_account(path, config, region, account)
+        if target is not None:
+            model_readers.setdefault(target, []).append(config.name)
+            # A serverless endpoint writes nothing (no volume, capture or async output): no platform needed.
+            if not config.endpoints.production.serverless:
+                platform_accounts.add(target)
 
     platform = PlatformStack(
         app,
@@ -271,9 +279,7 @@ def build_app(
             env=cdk.Environment(account=target, region=region),
             description=f"cdk-mlops platform of the production account {target}: KMS key and bucket for endpoints",
         )
-        for target in sorted(model_readers)
-        # A serverless endpoint writes nothing (no volume, capture or async output): no platform needed.
-        if any(not configs_by_name[name].endpoints.production.serverless for name in model_readers[target])
+        for target in sorted(platform_accounts)
     }
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:

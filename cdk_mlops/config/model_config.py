@@ -45,6 +45,13 @@ def _check_instance_type(value: str) -> str:
     return value
 
 
+def _check_threshold_is_number(value: Any) -> Any:
+    # Before pydantic's coercion, which would take True as 1 and "0.8" as 0.8.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("threshold must be a number")
+    return value
+
+
 InstanceType = Annotated[str, Field(description="SageMaker instance type, e.g. ml.m5.large")]
 
 
@@ -214,12 +221,7 @@ class MetricThreshold(_Frozen):
             raise ValueError(f"metric names use letters, digits and _:.-/ (got {value!r})")
         return value
 
-    @field_validator("threshold", mode="before")
-    @classmethod
-    def _numeric(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("threshold must be a number")
-        return value
+    _numeric = field_validator("threshold", mode="before")(_check_threshold_is_number)
 
     @property
     def key(self) -> str:
@@ -706,12 +708,7 @@ class DriftConfig(_Frozen):
             raise ValueError("must be a Python file in the model's src/ folder, e.g. 'drift.py'")
         return value
 
-    @field_validator("threshold", mode="before")
-    @classmethod
-    def _numeric(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("threshold must be a number")
-        return value
+    _numeric = field_validator("threshold", mode="before")(_check_threshold_is_number)
 
 
 #: What CreateTransformJob takes for how input files are split into records, how records are sent

@@ -34,7 +34,7 @@ from cdk_mlops.constructs.compliance import (
 )
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig, ProcessingJobTask, S3Channel
 from cdk_mlops.constructs.workflow_context import data_prefix_of
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification, service_role
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification, retry_throttling, service_role
 
 METRIC_NAMESPACE = "cdk-mlops"
 METRIC_NAME = "DriftScore"
@@ -178,13 +178,8 @@ class DriftCheck(Construct):
                 "ResultPath": None,
             },
         )
-        for task, service in ((read, "S3"), (publish, "CloudWatch")):
-            task.add_retry(
-                errors=[f"{service}.ThrottlingException", f"{service}.SdkClientException"],
-                interval=Duration.seconds(2),
-                backoff_rate=2,
-                max_attempts=4,
-            )
+        retry_throttling(read, "S3")
+        retry_throttling(publish, "CloudWatch")
         for task in (detect, read, publish):
             task.add_catch(failure, errors=["States.ALL"], result_path="$.error")
         definition = (
