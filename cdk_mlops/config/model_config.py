@@ -896,6 +896,17 @@ class ModelConfig(_Frozen):
                 None,
                 f"is required for framework {self.framework.name!r} (script mode)",
             )
+        if self.training.entry_point is not None and self.evaluation.source == "training_metrics":
+            for index, rule in enumerate(self.quality_gate):
+                if rule.metric not in self.training.metric_definitions:
+                    raise FieldError(
+                        f"quality_gate.{index}.metric",
+                        rule.metric,
+                        "is not a metric the training job reports: a training script's metrics come from "
+                        "training.metric_definitions (name: log regex), which has none by that name "
+                        f"(defined: {', '.join(sorted(self.training.metric_definitions)) or 'none'}); "
+                        "add it there, or gate on an evaluation job (evaluation.source: evaluation_job)",
+                    )
         if self.drift is not None and not self.endpoints.data_capture.enabled:
             raise FieldError(
                 "drift",

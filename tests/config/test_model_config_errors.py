@@ -239,3 +239,27 @@ def test_duplicate_model_names_in_two_files_name_both_files(tmp_path: Path) -> N
     assert str(first) in message
     assert str(second) in message
     assert raised.value.problems == [f"name: model 'churn-xgb' is already defined in {first} (got 'churn-xgb')"]
+
+
+def test_script_mode_gate_on_a_training_metric_it_does_not_define_is_rejected() -> None:
+    iris = example_config_data("iris-sklearn")
+    iris["evaluation"] = {"source": "training_metrics"}
+    iris["training"]["metric_definitions"] = {"validation:accuracy": "accuracy=([0-9.]+)"}
+
+    message = assert_readable(error_of(iris))
+
+    assert "quality_gate.0.metric" in message
+    assert "metrics.accuracy" in message
+    assert "training.metric_definitions" in message
+    assert "(defined: validation:accuracy)" in message
+
+
+def test_script_mode_gate_on_a_defined_training_metric_is_accepted() -> None:
+    iris = example_config_data("iris-sklearn")
+    iris["evaluation"] = {"source": "training_metrics"}
+    iris["quality_gate"] = [{"metric": "validation:accuracy", "threshold": 0.9}]
+    iris["training"]["metric_definitions"] = {"validation:accuracy": "accuracy=([0-9.]+)"}
+
+    config = parse_model_config(iris, FILE)
+
+    assert [rule.metric for rule in config.quality_gate] == ["validation:accuracy"]
