@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The example app: a pipeline stack and two endpoint stacks for every ``models/*/model.yaml``.
 
-``cdk synth -c models=churn-xgb`` synthesizes only that model (every file is still validated).
+``cdk synth -c models=churn-xgb`` synthesizes only that model (every file is still validated);
+``cdk synth -c models_dir=examples`` reads the model files of another folder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def main() -> None:
     app = cdk.App()
     enable_compliance_checks(app)
     try:
-        build_app(app, MODELS_DIR, only=selected_models(app))
+        build_app(app, app.node.try_get_context("models_dir") or MODELS_DIR, only=selected_models(app))
     except ModelConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

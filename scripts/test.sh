@@ -17,6 +17,12 @@ bash scripts/scan.sh cdk.out
 python -m cdk_mlops.cli summary cdk.out
 echo "== state machines: asl-validator, transitions, Retry/Catch on SageMaker tasks"
 python scripts/check_state_machines.py cdk.out
+echo "== examples/: the same synth, scans and state machine checks"
+examples_out="$(mktemp -d)"
+trap 'rm -rf "$examples_out"' EXIT
+cdk synth --quiet -c models_dir=examples -o "$examples_out"
+bash scripts/scan.sh "$examples_out"
+python scripts/check_state_machines.py "$examples_out"
 echo "== wheel installs and synthesizes outside the repository"
 bash scripts/check_wheel.sh
 echo "all checks passed"
