@@ -49,8 +49,12 @@ class MlopsApp:
 
     platform: PlatformStack
     models: dict[str, ModelStacks]
-    #: ``Mlops-Platform-<account>`` of each other account hosting a production endpoint, by account id.
+    #: ``Mlops-Platform-<account>`` (or ``-<account>-<region>``) of each other account hosting an instance
+    #: production endpoint, by what follows ``Mlops-Platform-`` in its name.
     production_platforms: dict[str, PlatformStack] = dataclasses.field(default_factory=dict)
+    #: ``Mlops-Platform-<region>``: the pipeline account's platform in each other region hosting a
+    #: production endpoint (it holds the model data copied there), by region.
+    regional_platforms: dict[str, PlatformStack] = dataclasses.field(default_factory=dict)
 
 
 def stack_names(model_name: str) -> dict[str, str]:
@@ -114,21 +118,39 @@ def enable_compliance_checks(app: cdk.App) -> bool:
     return True
 
 
-def _production_account(path: Path, config: ModelConfig, region: str, account: str | None) -> str | None:
-    """The other account ``config``'s production endpoint goes to (None: the pipeline's), after checking
-    that its endpoints stay in the pipeline's region and that the account is not the pipeline's own."""
-    for stage in ("staging", "production"):
-        wanted = getattr(config.endpoints, stage).region
-        if wanted is not None and wanted != region:
-            raise ModelConfigError(
-                path,
-                [
-                    f"endpoints.{stage}.region: endpoints run in the pipeline's region ({region}) for now: "
-                    "SageMaker creates a model only from a model package and model data in its own region, "
-                    f"which would need the registry and the artifacts replicated to {wanted} "
-                    f"(got {wanted!r})"
-                ],
-            )
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where a model's production endpoint stack goes: ``account`` (None: the pipeline's) and ``region``."""
+
+    account: str | None
+    region: str
+    pipeline_region: str
+
+    @property
+    def other_region(self) -> bool:
+        return self.region != self.pipeline_region
+
+    @property
+    def platform_key(self) -> str | None:
+        """What follows ``Mlops-Platform-`` in the name of the platform stack of the endpoint's
+        environment, None for the pipeline's own platform."""
+        parts = [part for part in (self.account, self.region if self.other_region else None) if part]
+        return "-".join(parts) or None
+
+
+def _production_placement(path: Path, config: ModelConfig, region: str, account: str | None) -> Placement:
+    """Where ``config``'s production endpoint goes, after checking that staging stays in the pipeline's
+    region, that a production account is not the pipeline's own, and that a production region has the
+    model's serving image and no drift check."""
+    staging_region = config.endpoints.staging.region
+    if staging_region is not None and staging_region != region:
+        raise ModelConfigError(
+            path,
+            [
+                f"endpoints.staging.region: staging runs in the pipeline's region ({region}), where the smoke "
+                f"test invokes it; only endpoints.production.region may name another (got {staging_region!r})"
+            ],
+        )
     target = config.endpoints.production.account
     if target is not None and target == account:
         raise ModelConfigError(
@@ -138,7 +160,37 @@ def _production_account(path: Path, config: ModelConfig, region: str, account: s
                 f"production next to the pipeline (got {target!r})"
             ],
         )
-    return target
+    placement = Placement(target, config.endpoints.production.region or region, region)
+    if placement.other_region:
+        _check_other_region(path, config, placement.region)
+    return placement
+
+
+def _check_other_region(path: Path, config: ModelConfig, target_region: str) -> None:
+    wanted = f"(got {target_region!r})"
+    if config.drift is not None:
+        raise ModelConfigError(
+            path,
+            [
+                f"drift: is not available with a production endpoint in another region (endpoints.production.region "
+                f"{target_region}): the drift check runs in the pipeline's region and reads captured inputs there"
+            ],
+        )
+    image = config.framework.image_uri
+    if image is not None and f".{target_region}." not in image:
+        raise ModelConfigError(
+            path,
+            [
+                f"endpoints.production.region: the endpoint would pull framework.image_uri {image}, which is not "
+                f"in {target_region}: SageMaker hosts images from the endpoint's region only; replicate the "
+                f"repository there (ECR cross-region replication) and use a framework image, or keep production "
+                f"in the pipeline's region {wanted}"
+            ],
+        )
+    try:
+        resolve_image_uri(config.framework, target_region, config.endpoints.production.instance_type, "inference")
+    except ImageLookupError as error:
+        raise ModelConfigError(path, [f"endpoints.production.region: {error} {wanted}"]) from None
 
 
 def _endpoint_stack(
@@ -150,6 +202,7 @@ def _endpoint_stack(
     platform: PlatformStack | None,
     *,
     external_model_artifacts: bool = False,
+    replicated_model: bool = False,
     notification_topic: sns.ITopic | None = None,
 ) -> ModelEndpointStack:
     return ModelEndpointStack(
@@ -162,6 +215,7 @@ def _endpoint_stack(
         artifact_bucket_arn=platform.artifact_bucket.bucket_arn if platform else None,
         encryption_key_arn=platform.encryption_key.key_arn if platform else None,
         external_model_artifacts=external_model_artifacts,
+        replicated_model=replicated_model,
         notification_topic=notification_topic,
     )
 
@@ -171,14 +225,17 @@ def _model_stacks(
     config: ModelConfig,
     pipeline_class: type[MlPipelineBase],
     env: cdk.Environment,
-    platform: PlatformStack,
-    target_platforms: dict[str, PlatformStack],
+    placement: Placement,
+    platforms: dict[str | None, PlatformStack],
 ) -> ModelStacks:
     """The pipeline stack of ``config`` and its staging and production endpoint stacks (none for a batch
-    model), every stack of the model tagged with its name. The endpoint stacks' alarms notify the
-    pipeline stack's topic, except in another account (an alarm cannot notify a topic across accounts)."""
+    model), every stack of the model tagged with its name. ``platforms`` holds the platform stacks by
+    ``Placement.platform_key`` (None: the pipeline's). The endpoint stacks' alarms notify the pipeline
+    stack's topic, except in another account or region (an alarm notifies a topic of its own only)."""
     names = stack_names(config.name)
     endpoints = config.inference != "batch"
+    platform = platforms[None]
+    replica = platforms.get(placement.region) if placement.other_region else None
     pipeline = ModelPipelineStack(
         app,
         names["Pipeline"],
@@ -190,24 +247,25 @@ def _model_stacks(
         description=f"cdk-mlops {config.name}: deployment pipeline and workflows",
         artifact_bucket_arn=platform.artifact_bucket.bucket_arn,
         encryption_key_arn=platform.encryption_key.key_arn,
+        production_replica_stack_name=replica.stack_name if replica else None,
     )
+    if replica is not None:  # deploying the pipeline deploys the bucket its releases copy the model to
+        pipeline.add_stack_dependency(replica)
     staging = production = None
     if endpoints:
         topic = pipeline.pipeline.notification_topic
         staging = _endpoint_stack(app, names["Staging"], config, "staging", env, platform, notification_topic=topic)
-        target = config.endpoints.production.account
-        production = (
-            _endpoint_stack(app, names["Production"], config, "production", env, platform, notification_topic=topic)
-            if target is None
-            else _endpoint_stack(
-                app,
-                names["Production"],
-                config,
-                "production",
-                cdk.Environment(account=target, region=env.region),
-                target_platforms.get(target),
-                external_model_artifacts=True,
-            )
+        elsewhere = placement.account is not None or placement.other_region
+        production = _endpoint_stack(
+            app,
+            names["Production"],
+            config,
+            "production",
+            cdk.Environment(account=placement.account or env.account, region=placement.region),
+            platforms.get(placement.platform_key),
+            external_model_artifacts=placement.account is not None,
+            replicated_model=placement.other_region,
+            notification_topic=None if elsewhere else topic,
         )
     stacks = ModelStacks(config, pipeline, staging, production)
     for stack in stacks.stacks:
@@ -235,10 +293,16 @@ def build_app(
     (every file is still validated). Region: ``region``, else ``CDK_DEFAULT_REGION``, else eu-west-1;
     account: ``account``, else ``CDK_DEFAULT_ACCOUNT``, else environment-agnostic.
 
-    A model with ``endpoints.production.account`` gets its production stack in that account (same
-    region), next to a ``Mlops-Platform-<account>`` stack (key and bucket for what the endpoint writes,
-    shared by the models deployed there; not created when all of them are serverless, which write
-    nothing); the pipeline account's platform grants that account read access to those models' data."""
+    A model with ``endpoints.production.account`` gets its production stack in that account, next to a
+    ``Mlops-Platform-<account>`` stack (``-<account>-<region>`` in another region: key and bucket for
+    what the endpoint writes, shared by the models deployed there; not created when all of them are
+    serverless, which write nothing); the pipeline account's platform grants that account read access
+    to what those models' endpoints serve.
+
+    A model with ``endpoints.production.region`` other than the pipeline's gets its production stack in
+    that region, and the pipeline account a ``Mlops-Platform-<region>`` stack there, whose bucket holds
+    the model data each release copies there (and, for an endpoint in the pipeline's account, what the
+    endpoint writes); the pipeline stack depends on it."""
     region = region or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
     account = account or os.environ.get("CDK_DEFAULT_ACCOUNT")
     env = cdk.Environment(account=account, region=region)
@@ -255,33 +319,54 @@ def build_app(
         _check_images(path, config, region)
         classes[config.name] = load_pipeline_class(path, config.pipeline_class)
 
-    model_readers: dict[str, list[str]] = {}  # another account -> the models whose production it hosts
-    platform_accounts: set[str] = set()  # of those, the accounts hosting an instance endpoint
-    for path, config in chosen:
-        target = _production_account(path, config, region, account)
-        if target is not None:
-            model_readers.setdefault(target, []).append(config.name)
+    placements = {config.name: _production_placement(path, config, region, account) for path, config in chosen}
+    # Per region (the pipeline's, or one holding copies of the model data): another account -> the models
+    # whose production endpoints it hosts, reading their served objects from the pipeline account's bucket.
+    model_readers: dict[str, dict[str, list[str]]] = {region: {}}
+    target_platforms: dict[str, Placement] = {}  # other accounts' platforms, for what instance endpoints write
+    for config in (config for _, config in chosen if config.inference != "batch"):
+        placement = placements[config.name]
+        readers = model_readers.setdefault(placement.region, {})
+        if placement.account is not None:
+            readers.setdefault(placement.account, []).append(config.name)
             # A serverless endpoint writes nothing (no volume, capture or async output): no platform needed.
             if not config.endpoints.production.serverless:
-                platform_accounts.add(target)
+                target_platforms[str(placement.platform_key)] = placement
 
     platform = PlatformStack(
         app,
         f"{STACK_PREFIX}-Platform",
         env=env,
         description="cdk-mlops shared platform: KMS key and artifact bucket",
-        model_readers=model_readers,
+        model_readers=model_readers[region],
     )
-    target_platforms = {
-        target: PlatformStack(
+    platforms: dict[str | None, PlatformStack] = {None: platform}
+    regional = {
+        other: PlatformStack(
             app,
-            f"{STACK_PREFIX}-Platform-{target}",
-            env=cdk.Environment(account=target, region=region),
-            description=f"cdk-mlops platform of the production account {target}: KMS key and bucket for endpoints",
+            f"{STACK_PREFIX}-Platform-{other}",
+            env=cdk.Environment(account=account, region=other),
+            description=f"cdk-mlops platform in {other}: KMS key and bucket for the model data production serves "
+            "there, and for what those endpoints write",
+            model_readers=readers,
         )
-        for target in sorted(platform_accounts)
+        for other, readers in sorted(model_readers.items())
+        if other != region
     }
+    platforms.update(regional)
+    production_platforms = {
+        key: PlatformStack(
+            app,
+            f"{STACK_PREFIX}-Platform-{key}",
+            env=cdk.Environment(account=placement.account, region=placement.region),
+            description=f"cdk-mlops platform of the production account {placement.account}"
+            + (f" in {placement.region}" if placement.other_region else "")
+            + ": KMS key and bucket for endpoints",
+        )
+        for key, placement in sorted(target_platforms.items())
+    }
+    platforms.update(production_platforms)
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:
-        models[config.name] = _model_stacks(app, config, classes[config.name], env, platform, target_platforms)
-    return MlopsApp(platform, models, target_platforms)
+        models[config.name] = _model_stacks(app, config, classes[config.name], env, placements[config.name], platforms)
+    return MlopsApp(platform, models, production_platforms, regional)

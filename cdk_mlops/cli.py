@@ -31,22 +31,39 @@ def state_machine_definitions(template: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def _accounts(assembly: Path) -> dict[str, str]:
-    """The account of each stack deployed to a fixed account (``aws://<account>/<region>`` in the manifest)."""
+def _environments(assembly: Path) -> dict[str, tuple[str | None, str | None]]:
+    """``(account, region)`` of each stack, from ``aws://<account>/<region>`` in the manifest; either is
+    None when the stack is environment-agnostic in it."""
     manifest = assembly / "manifest.json"
     artifacts = json.loads(manifest.read_text()).get("artifacts", {}) if manifest.is_file() else {}
-    accounts = {}
+    environments: dict[str, tuple[str | None, str | None]] = {}
     for name, artifact in artifacts.items():
-        account = str(artifact.get("environment", "")).removeprefix("aws://").split("/")[0]
-        if account.isdigit():
-            accounts[name] = account
-    return accounts
+        if "environment" not in artifact:
+            continue
+        account, _, region = str(artifact["environment"]).removeprefix("aws://").partition("/")
+        environments[name] = (account if account.isdigit() else None, region if region != "unknown-region" else None)
+    return environments
+
+
+def _placement(environment: tuple[str | None, str | None], home_region: str | None) -> str:
+    """`` in account A, region R``: the parts that are fixed (and, for the region, not the usual one)."""
+    account, region = environment
+    parts = [f"account {account}"] if account else []
+    parts += [f"region {region}"] if region and region != home_region else []
+    return f" in {', '.join(parts)}" if parts else ""
 
 
 def summary(assembly: Path) -> str:
     """A table of the stacks in ``assembly``: resources, template size, pipelines and workflow states."""
     templates = _templates(assembly)
-    accounts = _accounts(assembly)
+    environments = _environments(assembly)
+    # The pipelines' region is the usual one: an endpoint elsewhere says where.
+    regions = Counter(
+        environments.get(name, (None, None))[1]
+        for name, template in templates.items()
+        if any(r["Type"] == "AWS::CodePipeline::Pipeline" for r in template.get("Resources", {}).values())
+    )
+    home_region = regions.most_common(1)[0][0] if regions else None
     if not templates:
         raise SystemExit(f"error: no templates in {assembly} (run 'cdk synth' first)")
     lines = [f"{'stack':<34} {'resources':>9} {'KiB':>6}  contents"]
@@ -63,7 +80,7 @@ def summary(assembly: Path) -> str:
             stages = [stage["Name"] for stage in pipeline["Properties"]["Stages"]]
             contents.insert(0, "pipeline " + " > ".join(stages))
         if kinds.get("AWS::SageMaker::Endpoint"):
-            where = f" in account {accounts[name]}" if name in accounts else ""
+            where = _placement(environments.get(name, (None, None)), home_region)
             contents.append(f"SageMaker endpoint{where} (created once ModelPackageArn is set)")
         if kinds.get("AWS::KMS::Key"):
             contents.append(f"KMS key, {kinds['AWS::S3::Bucket']} buckets")

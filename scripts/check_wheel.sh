@@ -17,8 +17,9 @@ import cdk_mlops
 from cdk_mlops.lambda_code import lambda_code_dir
 
 assert "site-packages" in cdk_mlops.__file__, cdk_mlops.__file__
-handler = lambda_code_dir("smoke_test") / "handler.py"
-assert "site-packages" in str(handler), handler
+for name in ("smoke_test", "regional_deploy"):
+    handler = lambda_code_dir(name) / "handler.py"
+    assert "site-packages" in str(handler), handler
 models = pathlib.Path(tempfile.mkdtemp())
 (models / "churn-xgb").symlink_to(pathlib.Path("churn-xgb").resolve())
 app = cdk.App(outdir=tempfile.mkdtemp())

@@ -58,7 +58,7 @@ def example_app() -> SynthesizedApp:
         patch.delenv("CDK_DEFAULT_REGION", raising=False)
         app = cdk.App(builtin_cloud_formation_validation=False)
         mlops = build_app(app, MODELS_DIR)
-    stacks = [mlops.platform, *mlops.production_platforms.values()] + [
+    stacks = [mlops.platform, *mlops.production_platforms.values(), *mlops.regional_platforms.values()] + [
         stack for model in mlops.models.values() for stack in model.stacks
     ]
     templates = {

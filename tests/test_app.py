@@ -50,7 +50,7 @@ def test_stack_names_follow_the_mlops_model_stage_convention() -> None:
 
 def test_stacks_deploy_to_eu_west_1_by_default_and_stay_account_agnostic(example_app) -> None:
     mlops = example_app.mlops
-    stacks = [mlops.platform, *mlops.production_platforms.values()] + [
+    stacks = [mlops.platform, *mlops.production_platforms.values(), *mlops.regional_platforms.values()] + [
         stack for model in mlops.models.values() for stack in model.stacks
     ]
     iris_production = mlops.models["iris-sklearn"].production  # endpoints.production.account

@@ -48,3 +48,23 @@ def test_summary_names_the_account_of_an_endpoint_deployed_to_another_account(pr
 def test_summary_of_an_empty_folder_says_to_synthesize_first(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="run 'cdk synth' first"):
         summary(tmp_path)
+
+
+def test_summary_names_the_region_of_an_endpoint_outside_the_apps_usual_region(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    import yaml
+
+    from cdk_mlops.app_builder import build_app
+    from cdk_mlops_testing import REPO_ROOT, write_model
+
+    data = yaml.safe_load((REPO_ROOT / "examples" / "other-region" / "model.yaml").read_text(encoding="utf-8"))
+    write_model(tmp_path / "models", "demand-us", data)
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), builtin_cloud_formation_validation=False)
+    build_app(app, tmp_path / "models", region="eu-west-1")
+    printed = summary(Path(app.synth().directory))
+    lines = {line.split()[0]: line for line in printed.splitlines() if line.startswith("Mlops-")}
+
+    assert lines["Mlops-demand-us-Production"].endswith(
+        "SageMaker endpoint in account 333333333333, region us-west-2 (created once ModelPackageArn is set)"
+    )
+    assert lines["Mlops-demand-us-Staging"].endswith("SageMaker endpoint (created once ModelPackageArn is set)")

@@ -32,11 +32,14 @@ def scalable_target(templates: dict[str, dict[str, Any]], model: str) -> dict[st
     return only_resource(template, "AWS::ApplicationAutoScaling::ScalableTarget")[1]["Properties"]
 
 
-def test_every_example_gets_its_three_stacks(templates) -> None:
+def test_every_example_gets_its_three_stacks_and_the_platforms_it_needs(templates) -> None:
     assert sorted(templates) == sorted(
-        ["Mlops-Platform"]
-        + [f"Mlops-{model}-{stage}" for model in ("docs-async", "ranking-linear", "vision-rolling")
-           for stage in ("Pipeline", "Staging", "Production")]
+        ["Mlops-Platform", "Mlops-Platform-us-west-2", "Mlops-Platform-333333333333-us-west-2"]
+        + [
+            f"Mlops-{model}-{stage}"
+            for model in ("demand-us", "docs-async", "ranking-linear", "vision-rolling")
+            for stage in ("Pipeline", "Staging", "Production")
+        ]
     )
 
 
@@ -71,3 +74,16 @@ def test_async_example_answers_in_s3_and_scales_to_zero(templates) -> None:
 
     assert config["Properties"]["AsyncInferenceConfig"]["ClientConfig"] == {"MaxConcurrentInvocationsPerInstance": 2}
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 3)
+
+
+def test_other_region_example_serves_copies_of_the_model_in_us_west_2_of_another_account(templates) -> None:
+    production = templates["Mlops-demand-us-Production"]
+    (_, model) = only_resource(production, "AWS::SageMaker::Model")
+    canary = production_endpoint(templates, "demand-us")["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+
+    assert model["Properties"]["Containers"][0]["Image"].startswith("246618743249.dkr.ecr.us-west-2.amazonaws.com/")
+    assert model["Properties"]["Containers"][0]["ModelDataUrl"] == {"Ref": "ModelDataUrl"}
+    assert {"ModelArtifactsBucket", "ModelArtifactsKeyArn", "ModelDataUrl", "SourceDirUrl"} <= set(
+        production["Parameters"]
+    )
+    assert canary["TrafficRoutingConfiguration"]["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 50}

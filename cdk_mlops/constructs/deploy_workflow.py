@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -27,9 +29,14 @@ from cdk_mlops.constructs.promotion import (
     resolve_model_package,
     retry_sagemaker,
 )
+from cdk_mlops.constructs.regional_deploy import RegionalDeployFunction
 from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
 
 MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
+#: Parameters of an endpoint stack in another region: the model data (and the serving code of a
+#: script-mode model) replicated there.
+MODEL_DATA_URL_PARAMETER = "ModelDataUrl"
+SOURCE_DIR_URL_PARAMETER = "SourceDirUrl"
 #: Parameters of an endpoint stack in another account: where the pipeline account keeps the model data.
 MODEL_ARTIFACTS_BUCKET_PARAMETER = "ModelArtifactsBucket"
 MODEL_ARTIFACTS_KEY_PARAMETER = "ModelArtifactsKeyArn"
@@ -56,7 +63,9 @@ def stack_arn_justification(stack_name: str) -> Justification:
     )
 
 
-def _cdk_bootstrap_role(scope: Construct, id: str, kind: str, account: str | None) -> iam.IRole:
+def _cdk_bootstrap_role(
+    scope: Construct, id: str, kind: str, account: str | None, region: str | None = None
+) -> iam.IRole:
     stack = Stack.of(scope)
     account = account or stack.account
     qualifier = scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or DEFAULT_BOOTSTRAP_QUALIFIER
@@ -65,22 +74,42 @@ def _cdk_bootstrap_role(scope: Construct, id: str, kind: str, account: str | Non
         region="",
         account=account,
         resource="role",
-        resource_name=f"cdk-{qualifier}-{kind}-role-{account}-{stack.region}",
+        resource_name=f"cdk-{qualifier}-{kind}-role-{account}-{region or stack.region}",
     )
     return iam.Role.from_role_arn(scope, id, arn, mutable=False)
 
 
-def cdk_cloudformation_execution_role(scope: Construct, id: str, account: str | None = None) -> iam.IRole:
-    """The CloudFormation execution role ``cdk bootstrap`` creates in ``account`` (default: the stack's)
-    and the stack's region."""
-    return _cdk_bootstrap_role(scope, id, "cfn-exec", account)
+def cdk_cloudformation_execution_role(
+    scope: Construct, id: str, account: str | None = None, region: str | None = None
+) -> iam.IRole:
+    """The CloudFormation execution role ``cdk bootstrap`` creates in ``account`` and ``region``
+    (defaults: the stack's)."""
+    return _cdk_bootstrap_role(scope, id, "cfn-exec", account, region)
 
 
-def cdk_deploy_role(scope: Construct, id: str, account: str) -> iam.IRole:
-    """The deploy role ``cdk bootstrap`` creates in ``account`` and the stack's region: it may update
-    stacks there and pass the CloudFormation execution role, and trusts the accounts given to
-    ``cdk bootstrap --trust``."""
-    return _cdk_bootstrap_role(scope, id, "deploy", account)
+def cdk_deploy_role(scope: Construct, id: str, account: str | None, region: str | None = None) -> iam.IRole:
+    """The deploy role ``cdk bootstrap`` creates in ``account`` and ``region`` (defaults: the stack's):
+    it may update stacks there and pass the CloudFormation execution role, and trusts its own account
+    and the accounts given to ``cdk bootstrap --trust``."""
+    return _cdk_bootstrap_role(scope, id, "deploy", account, region)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionalRollout:
+    """How a deploy workflow reaches an endpoint stack in another region (``region``).
+
+    SageMaker serves only a model package and model data of its own region, so the workflow copies the
+    package's model data (and, with ``serves_source_dir``, its ``SAGEMAKER_SUBMIT_DIRECTORY`` serving
+    code) from ``source_bucket`` (encrypted with ``source_key``) to the bucket of ``replica_stack_name``,
+    the pipeline account's ``PlatformStack`` in that region (outputs ``ArtifactBucketName`` and
+    ``EncryptionKeyArn``), and passes the copies' URLs to the endpoint stack.
+    """
+
+    region: str
+    replica_stack_name: str
+    source_bucket: s3.IBucket
+    source_key: kms.IKey
+    serves_source_dir: bool = False
 
 
 class DeployWorkflow(Construct):
@@ -101,6 +130,14 @@ class DeployWorkflow(Construct):
     (``deploy_role``, assumed through the state's ``Credentials``; this workflow's role may only
     ``sts:AssumeRole`` it), and CloudFormation runs as that account's CDK execution role, which the
     deploy role passes: the account must be bootstrapped with ``--trust <this account>``.
+
+    ``regional`` (default none: the endpoint stack is in this stack's region) rolls out to a stack in
+    another region (see ``RegionalRollout``), which Step Functions' SDK integrations cannot call:
+    ``DescribeModelPackage`` → ``ReplicateModel`` (copies the served objects to that region) →
+    UpdateStack and DescribeStacks there, all three through ``regional_function``
+    (``RegionalDeployFunction``), which assumes the CDK deploy role of the stack's account in that
+    region. The stack's ``ModelDataUrl`` (and ``SourceDirUrl``) parameters get the copies' URLs, and
+    in another account ``ModelArtifactsBucket``/``ModelArtifactsKeyArn`` the replica bucket and key.
     """
 
     def __init__(
@@ -119,6 +156,7 @@ class DeployWorkflow(Construct):
         stack_parameters: Mapping[str, str] | None = None,
         cloudformation_role: iam.IRole | None = None,
         stack_account: str | None = None,
+        regional: RegionalRollout | None = None,
         promote: bool = False,
         poll_interval: Duration | None = None,
         after_deploy: sfn.IChainable | None = None,
@@ -128,14 +166,18 @@ class DeployWorkflow(Construct):
         stack = Stack.of(self)
         self.stack_name = stack_name
         cross_account = stack_account is not None and stack_account != stack.account
+        if regional is not None and regional.region == stack.region:
+            regional = None
+        target_region = regional.region if regional else None
         self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(
-            self, "CfnExecRole", stack_account
+            self, "CfnExecRole", stack_account, target_region
         )
         self.deploy_role: iam.IRole | None = (
-            cdk_deploy_role(self, "DeployRole", stack_account) if cross_account and stack_account else None
+            cdk_deploy_role(self, "DeployRole", stack_account, target_region) if cross_account or regional else None
         )
         credentials = sfn.Credentials(role=sfn.TaskRole.from_role(self.deploy_role)) if self.deploy_role else None
         endpoint_stack_arn = stack_arn(self, stack_name, stack_account)
+        package_arns = [model_package_arns(self, model_package_group_name)]
 
         def notify(state_id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
             return notification(
@@ -154,41 +196,45 @@ class DeployWorkflow(Construct):
         ).next(sfn.Fail(self, "DeploymentFailed", error="DeploymentFailed", cause_path="$.error.Cause"))
 
         resolve = resolve_model_package(self, training_state_machine)
+        dynamic = {MODEL_PACKAGE_PARAMETER: "$.training.output.ModelPackageArn"}
+        self.regional_function: RegionalDeployFunction | None = None
+        if regional is not None:
+            dynamic[MODEL_DATA_URL_PARAMETER] = "$.replica.ModelDataUrl"
+            if regional.serves_source_dir:
+                dynamic[SOURCE_DIR_URL_PARAMETER] = "$.replica.SourceDirUrl"
+            if cross_account:
+                dynamic[MODEL_ARTIFACTS_BUCKET_PARAMETER] = "$.replica.Bucket"
+                dynamic[MODEL_ARTIFACTS_KEY_PARAMETER] = "$.replica.KeyArn"
         parameters: list[dict[str, object]] = [
-            {"ParameterKey": MODEL_PACKAGE_PARAMETER, "ParameterValue.$": "$.training.output.ModelPackageArn"}
+            {"ParameterKey": name, "ParameterValue.$": path} for name, path in dynamic.items()
         ]
         parameters += [
             {"ParameterKey": name, "ParameterValue": value} for name, value in (stack_parameters or {}).items()
         ]
         parameters += [{"ParameterKey": name, "UsePreviousValue": True} for name in kept_parameters]
-        update = tasks.CallAwsService(
-            self,
-            "UpdateEndpointStack",
-            service="cloudformation",
-            action="updateStack",
-            parameters={
-                "StackName": stack_name,
-                "UsePreviousTemplate": True,
-                "Parameters": parameters,
-                "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-                "RoleARN": self.cloudformation_role.role_arn,
-                "ClientRequestToken.$": "$$.Execution.Name",
-            },
-            iam_resources=[endpoint_stack_arn],
-            result_path="$.update",
-            credentials=credentials,
-        )
-        describe = tasks.CallAwsService(
-            self,
-            "DescribeEndpointStack",
-            service="cloudformation",
-            action="describeStacks",
-            parameters={"StackName": stack_name},
-            iam_resources=[endpoint_stack_arn],
-            result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
-            result_path="$.stack",
-            credentials=credentials,
-        )
+        start: sfn.IChainable
+        update: sfn.TaskStateBase
+        describe: sfn.TaskStateBase
+        if regional is not None:
+            assert self.deploy_role is not None
+            self.regional_function = RegionalDeployFunction(
+                self,
+                "RegionalDeploy",
+                model_name=model_name,
+                target_region=regional.region,
+                replica_stack_name=regional.replica_stack_name,
+                source_bucket=regional.source_bucket,
+                source_key=regional.source_key,
+                deploy_role=self.deploy_role,
+                encryption_key=encryption_key,
+                log_retention=log_retention,
+            )
+            replicate = self._replicate_model(regional, package_arns)
+            update, describe = self._regional_stack_calls(regional.region, stack_name, parameters)
+            start = resolve.next(replicate).next(update)
+        else:
+            update, describe = self._stack_calls(stack_name, parameters, endpoint_stack_arn, credentials)
+            start = resolve.next(update)
         wait = sfn.Wait(self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30)))
         deployed = sfn.Pass(
             self,
@@ -200,7 +246,6 @@ class DeployWorkflow(Construct):
                 "Stage": stage,
             },
         )
-        package_arns = [model_package_arns(self, model_package_group_name)]
         rolled_back_notification = notify(
             "NotifyRolledBack",
             f"Deploying {model_name} to {stage} ({stack_name}) rolled back: stack status {{}}",
@@ -250,20 +295,26 @@ class DeployWorkflow(Construct):
         no_change = sfn.Choice(self, "AlreadyDeployed?")
         no_change.when(sfn.Condition.string_matches("$.error.Cause", "*No updates are to be performed*"), deployed)
         no_change.otherwise(failed)
-        for task in (resolve, describe):
+        # The regional function's AWS clients retry throttling themselves.
+        for task in (resolve,) if regional is not None else (resolve, describe):
             task.add_retry(
                 errors=["CloudFormation.ThrottlingException", "Sfn.ThrottlingException"],
                 interval=Duration.seconds(2),
                 backoff_rate=2,
                 max_attempts=4,
             )
+        for task in (resolve, describe):
             task.add_catch(failed, result_path="$.error")
-        update.add_retry(
-            errors=["CloudFormation.ThrottlingException"],
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=4,
-        )
+        if regional is not None:
+            for state in self._replication_states:
+                state.add_catch(failed, result_path="$.error")
+        else:
+            update.add_retry(
+                errors=["CloudFormation.ThrottlingException"],
+                interval=Duration.seconds(2),
+                backoff_rate=2,
+                max_attempts=4,
+            )
         update.add_catch(no_change, result_path="$.error")
 
         poll = (
@@ -278,7 +329,7 @@ class DeployWorkflow(Construct):
             )
             .otherwise(wait)
         )
-        definition = resolve.next(update).next(wait).next(describe).next(poll)
+        definition = sfn.Chain.start(start).next(wait).next(describe).next(poll)
 
         self.state_machine, self.log_group = logged_state_machine(
             self,
@@ -288,7 +339,7 @@ class DeployWorkflow(Construct):
             comment=f"Deploys the newest registered {model_name} package to {stage}",
             log_retention=log_retention,
         )
-        if not cross_account:  # across accounts, the assumed deploy role passes its own account's role
+        if self.deploy_role is None:  # an assumed deploy role passes its own account's role
             self.state_machine.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["iam:PassRole"],
@@ -310,3 +361,121 @@ class DeployWorkflow(Construct):
                 Justification("Resource::*", SERVICE_WIDE_REASON),
             ],
         )
+
+    def _stack_calls(
+        self,
+        stack_name: str,
+        parameters: list[dict[str, object]],
+        endpoint_stack_arn: str,
+        credentials: sfn.Credentials | None,
+    ) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
+        """UpdateStack and DescribeStacks through Step Functions' SDK integration (this region)."""
+        update = tasks.CallAwsService(
+            self,
+            "UpdateEndpointStack",
+            service="cloudformation",
+            action="updateStack",
+            parameters={
+                "StackName": stack_name,
+                "UsePreviousTemplate": True,
+                "Parameters": parameters,
+                "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+                "RoleARN": self.cloudformation_role.role_arn,
+                "ClientRequestToken.$": "$$.Execution.Name",
+            },
+            iam_resources=[endpoint_stack_arn],
+            result_path="$.update",
+            credentials=credentials,
+        )
+        describe = tasks.CallAwsService(
+            self,
+            "DescribeEndpointStack",
+            service="cloudformation",
+            action="describeStacks",
+            parameters={"StackName": stack_name},
+            iam_resources=[endpoint_stack_arn],
+            result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
+            result_path="$.stack",
+            credentials=credentials,
+        )
+        return update, describe
+
+    def _replicate_model(self, regional: RegionalRollout, package_arns: list[str]) -> sfn.IChainable:
+        """``DescribeModelPackage`` (the served objects' URLs) → ``ReplicateModel`` (``$.replica``)."""
+        assert self.regional_function is not None
+        container = "$.InferenceSpecification.Containers[0]"
+        served = {MODEL_DATA_URL_PARAMETER: f"{container}.ModelDataUrl"}
+        if regional.serves_source_dir:
+            served[SOURCE_DIR_URL_PARAMETER] = f"{container}.Environment.SAGEMAKER_SUBMIT_DIRECTORY"
+        describe_package = tasks.CallAwsService(
+            self,
+            "DescribeModelPackage",
+            service="sagemaker",
+            action="describeModelPackage",
+            parameters={"ModelPackageName.$": "$.training.output.ModelPackageArn"},
+            iam_resources=package_arns,
+            result_selector={f"{name}.$": path for name, path in served.items()},
+            result_path="$.package",
+        )
+        retry_sagemaker(describe_package)
+        replicate = tasks.LambdaInvoke(
+            self,
+            "ReplicateModel",
+            lambda_function=self.regional_function.function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "Action": "ReplicateModel",
+                    "Region": regional.region,
+                    "ReplicaStackName": regional.replica_stack_name,
+                    "Objects": {name: sfn.JsonPath.string_at(f"$.package.{name}") for name in served},
+                }
+            ),
+            result_selector={
+                "Bucket.$": "$.Payload.Bucket",
+                "KeyArn.$": "$.Payload.KeyArn",
+                **{f"{name}.$": f"$.Payload.{name}" for name in served},
+            },
+            result_path="$.replica",
+        )
+        self._replication_states = [describe_package, replicate]
+        return describe_package.next(replicate)
+
+    def _regional_stack_calls(
+        self, region: str, stack_name: str, parameters: list[dict[str, object]]
+    ) -> tuple[tasks.LambdaInvoke, tasks.LambdaInvoke]:
+        """UpdateStack and DescribeStacks in ``region`` through ``regional_function``, as the deploy role."""
+        assert self.regional_function is not None and self.deploy_role is not None
+        function = self.regional_function.function
+        rendered = [
+            {
+                key.removesuffix(".$"): sfn.JsonPath.string_at(str(value)) if key.endswith(".$") else value
+                for key, value in parameter.items()
+            }
+            for parameter in parameters
+        ]
+        target = {"Region": region, "RoleArn": self.deploy_role.role_arn, "StackName": stack_name}
+        update = tasks.LambdaInvoke(
+            self,
+            "UpdateEndpointStack",
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "Action": "UpdateStack",
+                    **target,
+                    "Parameters": rendered,
+                    "CloudFormationRoleArn": self.cloudformation_role.role_arn,
+                    "ClientRequestToken": sfn.JsonPath.string_at("$$.Execution.Name"),
+                }
+            ),
+            result_selector={"StackId.$": "$.Payload.StackId"},
+            result_path="$.update",
+        )
+        describe = tasks.LambdaInvoke(
+            self,
+            "DescribeEndpointStack",
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object({"Action": "DescribeStack", **target}),
+            result_selector={"status.$": "$.Payload.status", "reason.$": "$.Payload.reason"},
+            result_path="$.stack",
+        )
+        return update, describe

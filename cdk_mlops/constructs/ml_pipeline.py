@@ -28,6 +28,7 @@ from cdk_mlops.constructs.deploy_workflow import (
     MODEL_ARTIFACTS_BUCKET_PARAMETER,
     MODEL_ARTIFACTS_KEY_PARAMETER,
     DeployWorkflow,
+    RegionalRollout,
 )
 from cdk_mlops.constructs.drift_check import DriftCheck
 from cdk_mlops.constructs.explicit_actions import make_actions_explicit
@@ -71,6 +72,12 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     and ``deploy_production`` are None, and ``staging_stack_name``/``production_stack_name`` are not
     used (they are required for endpoint models).
 
+    ``endpoints.production.region`` other than this stack's region: ``deploy_production`` copies each
+    release's model data (and serving code) to the bucket of ``production_replica_stack_name`` (default
+    ``Mlops-Platform-<region>``: the pipeline account's ``PlatformStack`` in that region) and updates
+    the production stack there (see ``RegionalRollout``); the model package group then grants no
+    other account anything, since no endpoint reads the package outside this region.
+
     Every step comes from a method a subclass may override: ``preprocessing_step``,
     ``training_step`` (abstract here; ``MlPipeline`` implements it from the config),
     ``evaluation_step``, ``quality_gate``, ``registration_step``, ``build_spec``, ``smoke_test``,
@@ -100,6 +107,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         data_bucket: s3.IBucket | None = None,
         network: JobNetworkConfig | None = None,
         cloudformation_role: iam.IRole | None = None,
+        production_replica_stack_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.model = model
@@ -120,14 +128,17 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         self.notification_topic = notification_topic
 
         production_account = model.endpoints.production.account
+        production_region = model.endpoints.production.region
+        if production_region == Stack.of(self).region:
+            production_region = None
+        # In another region the production account serves copies of the model data, not the package.
+        package_reader = production_account if production_region is None else None
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
             "ModelPackageGroup",
             model_package_group_name=model.name,
             model_package_group_description=model.description or f"Versions of model {model.name}",
-            model_package_group_policy=self._cross_account_group_policy(production_account)
-            if production_account
-            else None,
+            model_package_group_policy=self._cross_account_group_policy(package_reader) if package_reader else None,
         )
         self.model_package_group.apply_removal_policy(RemovalPolicy.RETAIN)
 
@@ -194,7 +205,16 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
                 MODEL_ARTIFACTS_BUCKET_PARAMETER: artifact_bucket.bucket_name,
                 MODEL_ARTIFACTS_KEY_PARAMETER: encryption_key.key_arn,
             }
-            if production_account
+            if package_reader
+            else None,
+            regional=RegionalRollout(
+                region=production_region,
+                replica_stack_name=production_replica_stack_name or f"Mlops-Platform-{production_region}",
+                source_bucket=artifact_bucket,
+                source_key=encryption_key,
+                serves_source_dir=bool(model.training.entry_point),
+            )
+            if production_region
             else None,
             **common,
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Aws, CfnCondition, CfnResource, Duration
@@ -45,6 +46,17 @@ def rollback_alarm_names(stack_name: str, endpoint_id: str = "Endpoint") -> list
     return [f"{stack_name}-{endpoint_id}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelImage:
+    """A model served from its image and model data rather than from a model package (which SageMaker
+    accepts only in the package's own region): ``image_uri``, ``model_data_url`` and the container's
+    ``environment`` (default none)."""
+
+    image_uri: str
+    model_data_url: str
+    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
 def _apply_condition(scope: Construct, condition: CfnCondition) -> None:
     """Creates every CloudFormation resource under ``scope`` only when ``condition`` holds (those that
     have no condition yet)."""
@@ -56,7 +68,8 @@ def _apply_condition(scope: Construct, condition: CfnCondition) -> None:
 
 
 class ModelEndpoint(Construct):
-    """A real-time or serverless SageMaker endpoint for ``model_package_arn``.
+    """A real-time or serverless SageMaker endpoint for ``model_package_arn``, or for ``model_image``
+    (exactly one of the two).
 
     Creates a hosting role (read-only on the model's artifacts), an ``AWS::SageMaker::Model`` from the
     package, an endpoint config (volume encrypted with ``encryption_key`` for instance endpoints), and
@@ -98,7 +111,8 @@ class ModelEndpoint(Construct):
         *,
         model_name: str,
         stage: str,
-        model_package_arn: str,
+        model_package_arn: str | None = None,
+        model_image: ModelImage | None = None,
         settings: EndpointVariantConfig,
         encryption_key: kms.IKey,
         artifact_bucket: s3.IBucket,
@@ -115,6 +129,8 @@ class ModelEndpoint(Construct):
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if (model_package_arn is None) == (model_image is None):
+            raise ValueError(f"{model_name} {stage}: give exactly one of model_package_arn and model_image")
         self.settings = settings
         latency_threshold = latency_threshold or Duration.seconds(1)
         data_capture = data_capture or DataCaptureConfig()
@@ -139,7 +155,15 @@ class ModelEndpoint(Construct):
             self,
             "Model",
             execution_role_arn=self.hosting_role.role_arn,
-            containers=[sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)],
+            containers=[
+                sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)
+                if model_image is None
+                else sagemaker.CfnModel.ContainerDefinitionProperty(
+                    image=model_image.image_uri,
+                    model_data_url=model_image.model_data_url,
+                    environment=dict(model_image.environment) or None,
+                )
+            ],
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
                 subnets=vpc_config["Subnets"], security_group_ids=vpc_config["SecurityGroupIds"]
             )

@@ -88,9 +88,15 @@ def _dry_run_release(model: str, scenario: str, models_dir: str, emit: Callable[
     for arn, package in release.model_packages.items():
         emit(f"Model package: {arn} ({package.get('ModelApprovalStatus')})")
     for stage, parameters in release.stack_parameters.items():
-        account = release.stack_accounts.get(stage)
-        where = f" (account {account})" if account else ""
+        account, region = release.stack_accounts.get(stage), release.stack_regions.get(stage)
+        place = [f"account {account}"] if account else []
+        place += [f"region {region}"] if region else []
+        where = f" ({', '.join(place)})" if place else ""
         emit(f"{stage} stack{where} ModelPackageArn: {parameters.get('ModelPackageArn') or '(empty)'}")
+        if "ModelDataUrl" in parameters:
+            emit(f"{stage} stack{where} ModelDataUrl: {parameters['ModelDataUrl'] or '(empty)'}")
+    for url in release.replicated_objects:
+        emit(f"Copied to the production region: {url}")
     for role in dict.fromkeys(release.assumed_roles):
         emit(f"Assumed role: {role}")
     return _report_end(emit, release, started)

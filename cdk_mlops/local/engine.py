@@ -329,7 +329,7 @@ class LocalEngine:
         self._assumed_roles: list[str] = []
         self._waits: list[WaitRecord] = []
         self._invocations: list[LambdaInvocation] = []
-        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._clients: dict[tuple[str, str | None, str | None], Any] = {}
         self._stack: contextlib.ExitStack | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -408,16 +408,16 @@ class LocalEngine:
         with self._lock:
             self._lambdas[_function_key(function)] = handler
 
-    def client(self, service: str, account: str | None = None) -> Any:
+    def client(self, service: str, account: str | None = None, region: str | None = None) -> Any:
         """A boto3 client for ``service`` on the engine's moto (only while the engine runs), in moto's
-        default account or in ``account``."""
+        default account or in ``account``, in the engine's region or in ``region``."""
         self._require_running()
         with self._lock:
-            client = self._clients.get((service, account))
+            client = self._clients.get((service, account, region))
             if client is None:
                 client = _boto_session().client(
                     service,
-                    region_name=self.region,
+                    region_name=region or self.region,
                     aws_access_key_id=_FAKE_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
                     aws_secret_access_key=_FAKE_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
                     aws_session_token=_FAKE_ENVIRONMENT["AWS_SESSION_TOKEN"],
@@ -426,7 +426,7 @@ class LocalEngine:
                     from cdk_mlops.local.moto_patches import in_account
 
                     in_account(client, account)
-                self._clients[(service, account)] = client
+                self._clients[(service, account, region)] = client
         return client
 
     def s3_put_json(self, bucket: str, key: str, value: Any) -> None:

@@ -358,16 +358,18 @@ class ScenarioResult:
         return self.sagemaker_calls.count(action)
 
 
-def _gate_metrics(workflow: ResolvedWorkflow) -> list[tuple[str, float]]:
-    """``(metric path under $.evaluation.metrics, threshold)`` of each quality gate Choice."""
+def _gate_metrics(workflow: ResolvedWorkflow) -> list[tuple[str, float, int]]:
+    """``(metric path under $.evaluation.metrics, threshold, direction)`` of each quality gate Choice:
+    direction 1 for ``>=`` (higher passes), -1 for ``<=`` (lower passes)."""
     gates = []
     for name, state in workflow.states.items():
         if not name.startswith("QualityGate"):
             continue
         for choice in state.get("Choices", []):
-            if "NumericGreaterThanEquals" in choice:
-                path = choice["Variable"].removeprefix("$.evaluation.metrics.").removesuffix("[0]")
-                gates.append((path, float(choice["NumericGreaterThanEquals"])))
+            for operator, direction in (("NumericGreaterThanEquals", 1), ("NumericLessThanEquals", -1)):
+                if operator in choice:
+                    path = choice["Variable"].removeprefix("$.evaluation.metrics.").removesuffix("[0]")
+                    gates.append((path, float(choice[operator]), direction))
     return gates
 
 
@@ -388,15 +390,17 @@ def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 def scenario_metrics(workflow: ResolvedWorkflow, reject: bool) -> dict[str, Any]:
-    """Metric values for a run: each gated metric 0.05 above its threshold (capped at 0.99), or, if
-    ``reject``, the last gated metric 0.1 below its threshold, nested along the gate paths (e.g.
-    ``{"metrics": {"accuracy": 0.95}}``; a training metric ``validation_auc[0]`` is keyed ``validation_auc``)."""
+    """Metric values for a run: each gated metric 0.05 on the passing side of its threshold (a ``>=``
+    metric capped at 0.99, a ``<=`` one floored at 0), or, if ``reject``, the last gated metric 0.1 on
+    the failing side, nested along the gate paths (e.g. ``{"metrics": {"accuracy": 0.95}}``; a training
+    metric ``validation_auc[0]`` is keyed ``validation_auc``)."""
     values: dict[str, Any] = {}
     gates = _gate_metrics(workflow)
-    for index, (path, threshold) in enumerate(gates):
-        value = round(min(threshold + 0.05, 0.99), 4)
+    for index, (path, threshold, direction) in enumerate(gates):
+        passing = min(threshold + 0.05, 0.99) if direction > 0 else max(threshold - 0.05, 0.0)
+        value = round(passing, 4)
         if reject and index == len(gates) - 1:
-            value = round(threshold - 0.1, 4)
+            value = round(threshold - 0.1 * direction, 4)
         _merge(values, _nest(path, value))
     return values
 

@@ -2,8 +2,11 @@
 
 Runs the synthesized training, deploy and smoke-test workflows one after the other in one local
 engine, as the pipeline would. The endpoint stacks are stand-ins created in moto's CloudFormation (the
-same parameters and ``EndpointName`` output as the real ones), and the smoke test runs the real
-handler from ``lambda_src/smoke_test`` against a moto SageMaker endpoint.
+parameters the deploy workflow sets and an ``EndpointName`` output, in the stack's account and region),
+and the smoke test runs the real handler from ``lambda_src/smoke_test`` against a moto SageMaker
+endpoint. A production stack in another region is reached through the real handler from
+``lambda_src/regional_deploy``, which copies the model to a stand-in of the regional platform (a bucket
+and key in moto, and a stack naming them) and updates the stack there as the assumed deploy role.
 """
 
 from __future__ import annotations
@@ -19,19 +22,16 @@ from types import ModuleType
 from typing import Any
 from unittest import mock
 
-from cdk_mlops.constructs.deploy_workflow import (
-    MODEL_ARTIFACTS_BUCKET_PARAMETER,
-    MODEL_ARTIFACTS_KEY_PARAMETER,
-    MODEL_PACKAGE_PARAMETER,
-)
 from cdk_mlops.lambda_code import lambda_code_dir
-from cdk_mlops.local.engine import ExecutionResult, LocalEngine, Notification
+from cdk_mlops.local.engine import ExecutionResult, LambdaContext, LocalEngine, Notification
 from cdk_mlops.local.harness import (
+    FAKE_ACCOUNT,
     ResolvedWorkflow,
     ScenarioError,
     prepare_training_run,
     synthesize_workflows,
 )
+from cdk_mlops.stacks.platform_stack import BUCKET_OUTPUT, KEY_OUTPUT
 
 #: Release scenarios and what they script.
 RELEASE_SCENARIOS: Mapping[str, str] = {
@@ -43,13 +43,8 @@ RELEASE_SCENARIOS: Mapping[str, str] = {
 
 STAGES = ("training", "deploy_staging", "smoke_test", "deploy_production")
 
-_STAND_IN_TEMPLATE = {
-    "Parameters": {
-        MODEL_PACKAGE_PARAMETER: {"Type": "String", "Default": ""},
-        "BootstrapVersion": {"Type": "String", "Default": "30"},
-    },
-    "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
-}
+_PLACEHOLDER_RESOURCES = {"Placeholder": {"Type": "AWS::SNS::Topic"}}
+_BOOTSTRAP_VERSION = "30"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +61,12 @@ class ReleaseResult:
     wall_seconds: float
     #: The account of each stage's endpoint stack (None: the pipeline's account).
     stack_accounts: dict[str, str | None] = dataclasses.field(default_factory=dict)
-    #: Roles task calls were made as (a deploy workflow reaching another account), in order.
+    #: Roles task calls were made as (a deploy workflow reaching another account or region), in order.
     assumed_roles: list[str] = dataclasses.field(default_factory=list)
+    #: The region of each stage's endpoint stack (None: the pipeline's region).
+    stack_regions: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    #: Objects the production rollout copied to another region, as ``s3://bucket/key`` URLs.
+    replicated_objects: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -78,9 +77,10 @@ class ReleaseResult:
         return sum(len(run.states_entered) for run in self.executions.values())
 
 
-def _smoke_test_handler() -> ModuleType:
-    path = lambda_code_dir("smoke_test") / "handler.py"
-    spec = importlib.util.spec_from_file_location("cdk_mlops_local_smoke_test_handler", path)
+def _handler_module(name: str) -> ModuleType:
+    """``lambda_src/<name>/handler.py`` loaded from its file, as Lambda loads it."""
+    path = lambda_code_dir(name) / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"cdk_mlops_local_{name}_handler", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -88,14 +88,30 @@ def _smoke_test_handler() -> ModuleType:
     return module
 
 
-def _stack_name(workflow: ResolvedWorkflow) -> str:
-    return str(workflow.states["UpdateEndpointStack"]["Parameters"]["StackName"])
+@dataclasses.dataclass(frozen=True)
+class _EndpointStack:
+    """The endpoint stack a deploy workflow updates, as its ``UpdateEndpointStack`` state names it."""
 
+    name: str
+    account: str | None  # None: the pipeline's
+    region: str | None  # None: the pipeline's
+    parameters: tuple[str, ...]  # what the update sets or keeps
 
-def _stack_account(workflow: ResolvedWorkflow) -> str | None:
-    """The account of the stack a deploy workflow updates: the one of the role it updates it as, if any."""
-    role = workflow.states["UpdateEndpointStack"].get("Credentials", {}).get("RoleArn")
-    return str(role).split(":")[4] if role else None
+    @classmethod
+    def of(cls, workflow: ResolvedWorkflow) -> _EndpointStack:
+        state = workflow.states["UpdateEndpointStack"]
+        payload = state["Parameters"].get("Payload")
+        if payload is not None:  # the regional function updates a stack in another region
+            call, role, region = payload, payload["RoleArn"], payload["Region"]
+        else:
+            call, role, region = state["Parameters"], state.get("Credentials", {}).get("RoleArn"), None
+        account = str(role).split(":")[4] if role else None
+        return cls(
+            name=str(call["StackName"]),
+            account=None if account == FAKE_ACCOUNT else account,
+            region=region,
+            parameters=tuple(str(parameter["ParameterKey"]) for parameter in call["Parameters"]),
+        )
 
 
 def _lambda_functions(workflow: ResolvedWorkflow) -> list[str]:
@@ -106,28 +122,22 @@ def _lambda_functions(workflow: ResolvedWorkflow) -> list[str]:
     ]
 
 
-def _create_stand_ins(
-    engine: LocalEngine, model: str, stacks: Mapping[str, str], accounts: Mapping[str, str | None]
-) -> None:
-    for stage, stack_name in stacks.items():
-        cloudformation = engine.client("cloudformation", accounts[stage])
-        sagemaker = engine.client("sagemaker", accounts[stage])
+def _create_stand_ins(engine: LocalEngine, model: str, stacks: Mapping[str, _EndpointStack]) -> None:
+    for stage, stack in stacks.items():
+        cloudformation = engine.client("cloudformation", stack.account, stack.region)
+        sagemaker = engine.client("sagemaker", stack.account, stack.region)
         endpoint = f"{model}-{stage}-endpoint"
-        template = dict(_STAND_IN_TEMPLATE, Outputs={"EndpointName": {"Value": endpoint}})
-        if accounts[stage] is not None:  # a stack in another account also learns where the model data is
-            template["Parameters"] = {
-                **_STAND_IN_TEMPLATE["Parameters"],
-                MODEL_ARTIFACTS_BUCKET_PARAMETER: {"Type": "String", "Default": ""},
-                MODEL_ARTIFACTS_KEY_PARAMETER: {"Type": "String", "Default": ""},
-            }
+        defaults = {name: _BOOTSTRAP_VERSION if name == "BootstrapVersion" else "" for name in stack.parameters}
+        template = {
+            "Parameters": {name: {"Type": "String", "Default": value} for name, value in defaults.items()},
+            "Resources": _PLACEHOLDER_RESOURCES,
+            "Outputs": {"EndpointName": {"Value": endpoint}},
+        }
         # moto 5.2.5 keeps only parameters given explicitly, and UsePreviousValue needs a stored one.
         cloudformation.create_stack(
-            StackName=stack_name,
+            StackName=stack.name,
             TemplateBody=json.dumps(template),
-            Parameters=[
-                {"ParameterKey": MODEL_PACKAGE_PARAMETER, "ParameterValue": ""},
-                {"ParameterKey": "BootstrapVersion", "ParameterValue": "30"},
-            ],
+            Parameters=[{"ParameterKey": name, "ParameterValue": value} for name, value in defaults.items()],
         )
         sagemaker.create_model(
             ModelName=f"{endpoint}-model",
@@ -146,6 +156,53 @@ def _create_stand_ins(
             ],
         )
         sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
+
+
+def _create_regional_platform(engine: LocalEngine, workflow: ResolvedWorkflow) -> str | None:
+    """The stand-in of the pipeline account's platform in the region ``ReplicateModel`` copies to (a KMS
+    key, a bucket, and a stack whose outputs name them); returns the bucket, or None without one."""
+    state = workflow.states.get("ReplicateModel")
+    if state is None:
+        return None
+    payload = state["Parameters"]["Payload"]
+    region = str(payload["Region"])
+    key = engine.client("kms", region=region).create_key(Description="local stand-in of the regional platform's key")
+    key_arn = key["KeyMetadata"]["Arn"]
+    bucket = f"cdk-mlops-local-platform-{region}"
+    s3 = engine.client("s3", region=region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    engine.client("cloudformation", region=region).create_stack(
+        StackName=str(payload["ReplicaStackName"]),
+        TemplateBody=json.dumps(
+            {
+                "Resources": _PLACEHOLDER_RESOURCES,
+                "Outputs": {BUCKET_OUTPUT: {"Value": bucket}, KEY_OUTPUT: {"Value": key_arn}},
+            }
+        ),
+    )
+    return bucket
+
+
+def _store_served_objects(engine: LocalEngine, package_arn: str) -> None:
+    """Puts the objects ``package_arn`` serves (model data, serving code) where it says they are: the
+    scripted training job wrote none."""
+    (container, *_) = engine.client("sagemaker").describe_model_package(ModelPackageName=package_arn)[
+        "InferenceSpecification"
+    ]["Containers"]
+    urls = [container["ModelDataUrl"], container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY")]
+    for url in filter(None, urls):
+        bucket, _, key = str(url).removeprefix("s3://").partition("/")
+        engine.s3_put_object(bucket, key, f"local stand-in of {key}".encode())
+
+
+def _objects_in(engine: LocalEngine, bucket: str | None, region: str | None) -> list[str]:
+    if bucket is None:
+        return []
+    listed = engine.client("s3", region=region).list_objects_v2(Bucket=bucket).get("Contents", [])
+    return [f"s3://{bucket}/{entry['Key']}" for entry in listed]
 
 
 def _fail_endpoint(endpoint_name: str) -> None:
@@ -193,23 +250,31 @@ def run_release_scenario(
         raise ScenarioError(f"unknown scenario {scenario!r} (known: {', '.join(RELEASE_SCENARIOS)})")
     workflows = synthesize_workflows(models_dir, model)[model]
     stacks = {
-        "staging": _stack_name(workflows["deploy_staging"]),
-        "production": _stack_name(workflows["deploy_production"]),
+        "staging": _EndpointStack.of(workflows["deploy_staging"]),
+        "production": _EndpointStack.of(workflows["deploy_production"]),
     }
-    accounts = {
-        "staging": _stack_account(workflows["deploy_staging"]),
-        "production": _stack_account(workflows["deploy_production"]),
-    }
-    handler_module = _smoke_test_handler()
+    smoke_test = _handler_module("smoke_test")
+    regional_deploy = _handler_module("regional_deploy")
+    regional_roles: list[str] = []
+
+    def deploy_in_region(event: Any, context: LambdaContext) -> Any:
+        if isinstance(event, dict) and event.get("RoleArn"):
+            regional_roles.append(str(event["RoleArn"]))
+        return regional_deploy.handler(event, context)
+
     started = time.perf_counter()
     executions: dict[str, ExecutionResult] = {}
     rolled_back = {"rollback": "staging", "production-rollback": "production"}.get(scenario)
-    rollback = _updates_roll_back(stacks[rolled_back]) if rolled_back else contextlib.nullcontext()
+    rollback = _updates_roll_back(stacks[rolled_back].name) if rolled_back else contextlib.nullcontext()
     with LocalEngine() as engine, rollback:
-        handler_module.reset_clients()
+        smoke_test.reset_clients()
+        regional_deploy.reset_clients()
         for function in _lambda_functions(workflows["smoke_test"]):
-            engine.register_lambda(function, handler_module.handler)
-        _create_stand_ins(engine, model, stacks, accounts)
+            engine.register_lambda(function, smoke_test.handler)
+        for function in _lambda_functions(workflows["deploy_production"]):
+            engine.register_lambda(function, deploy_in_region)
+        _create_stand_ins(engine, model, stacks)
+        replica_bucket = _create_regional_platform(engine, workflows["deploy_production"])
         training_name, training_input = prepare_training_run(engine, model, workflows["training"], "approve")
         if scenario == "smoke-fails":
             _fail_endpoint(f"{model}-staging-endpoint")
@@ -224,6 +289,8 @@ def run_release_scenario(
         inputs: dict[str, Any] = {"training": training_input}
         for stage in STAGES:
             workflow = workflows[stage]
+            if stage == "deploy_production" and replica_bucket is not None:
+                _store_served_objects(engine, executions["training"].output["ModelPackageArn"])
             run = engine.run(
                 workflow.definition_json,
                 input=inputs[stage]
@@ -239,11 +306,11 @@ def run_release_scenario(
         parameters = {
             stage: {
                 p["ParameterKey"]: p.get("ParameterValue", "")
-                for p in engine.client("cloudformation", accounts[stage])
-                .describe_stacks(StackName=name)["Stacks"][0]
+                for p in engine.client("cloudformation", stack.account, stack.region)
+                .describe_stacks(StackName=stack.name)["Stacks"][0]
                 .get("Parameters", [])
             }
-            for stage, name in stacks.items()
+            for stage, stack in stacks.items()
         }
         packages = engine.sagemaker_state()["model_packages"]
         sagemaker = engine.client("sagemaker")
@@ -257,7 +324,9 @@ def run_release_scenario(
             parameters,
             tags,
             time.perf_counter() - started,
-            accounts,
-            engine.assumed_roles,
+            {stage: stack.account for stage, stack in stacks.items()},
+            engine.assumed_roles + regional_roles,
+            {stage: stack.region for stage, stack in stacks.items()},
+            _objects_in(engine, replica_bucket, stacks["production"].region),
         )
     return result

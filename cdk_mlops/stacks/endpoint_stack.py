@@ -15,10 +15,12 @@ from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.deploy_workflow import (
     MODEL_ARTIFACTS_BUCKET_PARAMETER,
     MODEL_ARTIFACTS_KEY_PARAMETER,
+    MODEL_DATA_URL_PARAMETER,
     MODEL_PACKAGE_PARAMETER,
+    SOURCE_DIR_URL_PARAMETER,
 )
 from cdk_mlops.constructs.model_dashboard import ModelDashboard
-from cdk_mlops.constructs.model_endpoint import ModelEndpoint
+from cdk_mlops.constructs.model_endpoint import ModelEndpoint, ModelImage
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.images import resolve_image_uri
 
@@ -44,6 +46,11 @@ class ModelEndpointStack(Stack):
     (``ModelArtifactsBucket``) and key (``ModelArtifactsKeyArn``) the hosting role reads the model from.
     A serverless endpoint writes nothing, so it may leave out ``artifact_bucket_arn`` and
     ``encryption_key_arn`` then (no platform stack needed in that account).
+
+    ``replicated_model`` (default false): the model package is in another region than this stack, so
+    the endpoint serves the framework's image for this region with the model data the deploy workflow
+    copied here, named by parameter ``ModelDataUrl`` (and, for a script-mode model, its serving code,
+    ``SourceDirUrl``), both set with ``ModelPackageArn`` on every rollout.
     """
 
     def __init__(
@@ -57,6 +64,7 @@ class ModelEndpointStack(Stack):
         encryption_key_arn: str | None,
         network: JobNetworkConfig | None = None,
         external_model_artifacts: bool = False,
+        replicated_model: bool = False,
         notification_topic: sns.ITopic | None = None,
         **kwargs: Any,
     ) -> None:
@@ -111,18 +119,20 @@ class ModelEndpointStack(Stack):
             bucket = s3.Bucket.from_bucket_attributes(
                 self, "ArtifactBucket", bucket_arn=artifact_bucket_arn, encryption_key=key
             )
+        image_uri = resolve_image_uri(model.framework, self.region, settings.instance_type, "inference")
         self.endpoint = ModelEndpoint(
             self,
             "Endpoint",
             model_name=model.name,
             stage=stage,
-            model_package_arn=self.model_package_arn.value_as_string,
+            model_package_arn=None if replicated_model else self.model_package_arn.value_as_string,
+            model_image=self._replicated_model_image(model, image_uri) if replicated_model else None,
             settings=settings,
             encryption_key=key,
             artifact_bucket=bucket,
             model_data_bucket=model_data_bucket,
             model_data_key=model_data_key,
-            image_uris=[resolve_image_uri(model.framework, self.region, settings.instance_type, "inference")],
+            image_uris=[image_uri],
             data_capture=model.endpoints.data_capture,
             content_type=model.endpoints.content_type,
             rollback_alarms=[
@@ -137,8 +147,9 @@ class ModelEndpointStack(Stack):
             # cfn-lint resolves ModelArtifactsKeyArn to its empty default and reports the hosting policy's
             # resource as no ARN (W1030, located at the parameter, so only a template-level ignore takes);
             # the policy exists only under HasModelPackage, when the deploy workflow has set the parameter
-            # to a key ARN (its AllowedPattern).
-            self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
+            # to a key ARN (its AllowedPattern). A template's ignores replace .cfnlintrc.yaml's, so its
+            # W3005 (see there) is repeated.
+            self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W1030", "W3005"]}}}
         self.dashboard = ModelDashboard(
             self,
             "Dashboard",
@@ -154,3 +165,31 @@ class ModelEndpointStack(Stack):
             description=f"The {stage} endpoint of {model.name}",
         )
         output.condition = has_model
+
+    def _replicated_model_image(self, model: ModelConfig, image_uri: str) -> ModelImage:
+        """The model as the deploy workflow replicated it to this region: parameters ``ModelDataUrl`` and,
+        for a script-mode model, ``SourceDirUrl`` (the container's ``SAGEMAKER_SUBMIT_DIRECTORY``)."""
+        s3_url = r"^$|^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$"
+        model_data_url = CfnParameter(
+            self,
+            MODEL_DATA_URL_PARAMETER,
+            type="String",
+            default="",
+            allowed_pattern=s3_url,
+            description=f"The {model.name} model data copied to this region (set by the model's pipeline)",
+        )
+        environment: dict[str, str] = {}
+        if model.training.entry_point:
+            source_dir_url = CfnParameter(
+                self,
+                SOURCE_DIR_URL_PARAMETER,
+                type="String",
+                default="",
+                allowed_pattern=s3_url,
+                description=f"The {model.name} serving code copied to this region (set by the model's pipeline)",
+            )
+            environment = {
+                "SAGEMAKER_PROGRAM": model.training.entry_point,
+                "SAGEMAKER_SUBMIT_DIRECTORY": source_dir_url.value_as_string,
+            }
+        return ModelImage(image_uri, model_data_url.value_as_string, environment)

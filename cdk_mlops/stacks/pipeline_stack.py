@@ -33,7 +33,8 @@ class ModelPipelineStack(Stack):
     alarms, which it names from the endpoint stack names: no reference to those stacks).
 
     ``network`` (default none) runs the SageMaker processing and training jobs in VPC subnets with
-    security groups, with optional network isolation and inter-container traffic encryption."""
+    security groups, with optional network isolation and inter-container traffic encryption.
+    ``production_replica_stack_name``: see ``MlPipelineBase`` (production in another region)."""
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class ModelPipelineStack(Stack):
         production_stack_name: str | None = None,
         pipeline_class: type[MlPipelineBase] = MlPipeline,
         network: JobNetworkConfig | None = None,
+        production_replica_stack_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -63,6 +65,7 @@ class ModelPipelineStack(Stack):
             staging_stack_name=staging_stack_name,
             production_stack_name=production_stack_name,
             network=network,
+            production_replica_stack_name=production_replica_stack_name,
         )
         pipeline = self.pipeline
         self.training_failed_alarm = cloudwatch.Alarm(
@@ -81,7 +84,8 @@ class ModelPipelineStack(Stack):
             if stack_name is None:  # a batch model has no endpoint stacks
                 continue
             settings = model.endpoints.staging if stage == "Staging" else model.endpoints.production
-            if settings.serverless or settings.account is not None:  # another account's alarms stay there
+            elsewhere = settings.account is not None or settings.region not in (None, self.region)
+            if settings.serverless or elsewhere:  # another account's or region's alarms stay there
                 continue
             endpoint_alarms += [
                 cloudwatch.Alarm.from_alarm_name(self, f"{stage}RollbackAlarm{index}", name)

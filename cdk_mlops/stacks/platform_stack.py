@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from cdk_mlops.constructs.regional_deploy import served_objects
+
+#: The outputs naming the bucket and key, read by a deploy workflow replicating model data to this region.
+BUCKET_OUTPUT = "ArtifactBucketName"
+KEY_OUTPUT = "EncryptionKeyArn"
 
 
 class PlatformStack(Stack):
@@ -23,9 +29,13 @@ class PlatformStack(Stack):
     with prefix-scoped IAM keep models apart.
 
     ``model_readers`` (default none) maps other AWS accounts to the models whose production endpoints
-    they host: the bucket policy lets each account ``s3:GetObject`` the model data of its models only
-    (``<model>/runs/*/model/*``), and the key policy lets it ``kms:Decrypt`` through S3 in this region
-    only. The account's own IAM policies (the endpoint stacks' hosting roles) must allow the same.
+    they host: the bucket policy lets each account ``s3:GetObject`` what its models' endpoints serve
+    only (model data, ``<model>/runs/*/model/*``, and serving code, ``<model>/source/*/sourcedir.tar.gz``),
+    and the key policy lets it ``kms:Decrypt`` through S3 in this region only. The account's own IAM
+    policies (the endpoint stacks' hosting roles) must allow the same.
+
+    Outputs ``ArtifactBucketName`` and ``EncryptionKeyArn``: a deploy workflow in another region finds
+    the bucket it copies model data to through them (see ``RegionalRollout``).
     """
 
     def __init__(
@@ -112,6 +122,8 @@ class PlatformStack(Stack):
         )
         for account, models in sorted((model_readers or {}).items()):
             self._grant_model_data_read(account, models)
+        CfnOutput(self, BUCKET_OUTPUT, value=self.artifact_bucket.bucket_name, description="The artifact bucket")
+        CfnOutput(self, KEY_OUTPUT, value=self.encryption_key.key_arn, description="The platform's KMS key")
 
     def _grant_model_data_read(self, account: str, models: Sequence[str]) -> None:
         principal = iam.AccountPrincipal(account)
@@ -120,7 +132,11 @@ class PlatformStack(Stack):
                 sid=f"ModelDataReadBy{account}",
                 principals=[principal],
                 actions=["s3:GetObject"],
-                resources=[self.artifact_bucket.arn_for_objects(f"{model}/runs/*/model/*") for model in sorted(models)],
+                resources=[
+                    self.artifact_bucket.arn_for_objects(key)
+                    for model in sorted(models)
+                    for key in served_objects(model)
+                ],
             )
         )
         self.encryption_key.add_to_resource_policy(

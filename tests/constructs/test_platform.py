@@ -124,9 +124,20 @@ def test_model_package_group_is_retained(example_app, stack: str) -> None:
 
 
 def test_platform_exports_the_key_and_bucket_arns_the_model_stacks_import(platform, example_app) -> None:
-    exports = {output["Export"]["Name"]: output["Value"] for output in platform["Outputs"].values()}
+    exports = {
+        output["Export"]["Name"]: output["Value"] for output in platform["Outputs"].values() if "Export" in output
+    }
 
     assert exports == {
         "Mlops-Platform:ExportsOutputFnGetAttKey961B73FDArn5A860C43": {"Fn::GetAtt": [KEY_ID, "Arn"]},
         "Mlops-Platform:ExportsOutputFnGetAttArtifacts82DD59A1Arn3B515032": {"Fn::GetAtt": [ARTIFACT_BUCKET_ID, "Arn"]},
+    }
+
+
+def test_platform_names_its_bucket_and_key_in_outputs_for_deploy_workflows_of_other_regions(platform) -> None:
+    outputs = {name: output for name, output in platform["Outputs"].items() if "Export" not in output}
+
+    assert {name: output["Value"] for name, output in outputs.items()} == {
+        "ArtifactBucketName": {"Ref": ARTIFACT_BUCKET_ID},
+        "EncryptionKeyArn": {"Fn::GetAtt": [KEY_ID, "Arn"]},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from cdk_mlops.local.harness import (
     synthesize_workflows,
 )
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODELS_DIR = REPO_ROOT / "models"
 MODELS = ["churn-xgb", "iris-sklearn"]
 APPROVED_PATH = {
     "churn-xgb": [
@@ -197,3 +199,21 @@ def test_cli_dry_run_unknown_model_exits_2(
 
 def test_definitions_are_json(workflows: dict[str, dict[str, ResolvedWorkflow]]) -> None:
     assert json.loads(workflows["iris-sklearn"]["training"].definition_json)["StartAt"] == "ValidateInput"
+
+
+@pytest.mark.parametrize(("scenario", "status", "value"), [("approve", "SUCCEEDED", 12.45), ("reject", "FAILED", 12.6)])
+def test_an_at_most_gate_passes_below_its_threshold_and_rejects_above_it(
+    tmp_path: Path, scenario: str, status: str, value: float
+) -> None:
+    # examples/other-region gates on validation:rmse <= 12.5
+    shutil.copytree(REPO_ROOT / "examples" / "other-region", tmp_path / "demand-us")
+
+    run = run_training_scenario("demand-us", scenario, models_dir=tmp_path)
+
+    assert run.status == status
+    assert ("RegisterModel" in run.states_entered) is (status == "SUCCEEDED")
+    if status == "SUCCEEDED":
+        assert run.result.output["Metrics"]["validation_rmse"] == [value]
+    else:
+        [notification] = run.notifications
+        assert f"validation:rmse = {value} does not meet <= 12.5" in notification.message
