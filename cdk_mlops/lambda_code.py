@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 _REPO_LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda_src"
 
@@ -20,3 +23,16 @@ def lambda_code_dir(name: str) -> Path:
     if not (path / "handler.py").is_file():
         raise FileNotFoundError(f"no Lambda handler {name!r} at {path}")
     return path
+
+
+def load_handler(name: str, module_name: str | None = None) -> ModuleType:
+    """``lambda_src/<name>/handler.py`` loaded from its file as module ``module_name`` (default
+    ``cdk_mlops_lambda_<name>``), as Lambda loads it: on its own, outside any package, so it can only
+    import what the Lambda runtime has."""
+    module_name = module_name or f"cdk_mlops_lambda_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, lambda_code_dir(name) / "handler.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -6,12 +6,14 @@ Imported by the test modules (``tests/conftest.py`` puts this folder on ``sys.pa
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -209,3 +211,44 @@ def assert_matches(actual: Any, pattern: Any) -> None:
     """Checks ``actual`` against an ``aws_cdk.assertions`` matcher (``Match.serialized_json(...)``...)."""
     result = pattern.test(actual)
     assert not result.has_failed(), result.render_mismatch()
+
+
+#: The states a successful production rollout to another region visits.
+REGIONAL_ROLLOUT_PATH = [
+    "ResolveModelPackage",
+    "DescribeModelPackage",
+    "ReplicateModel",
+    "UpdateEndpointStack",
+    "WaitForStack",
+    "DescribeEndpointStack",
+    "StackUpdated?",
+    "Deployed",
+    "ApproveModelPackage",
+    "TagRelease",
+    "Done",
+]
+
+
+# ---- Lambda handlers -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def offline_aws(monkeypatch: Any, region: str, handler: ModuleType) -> Iterator[None]:
+    """Fake credentials and ``region`` (``AWS_REGION``, as Lambda sets it), fresh moto backends, and no
+    client ``handler`` cached in another test (its ``reset_clients``), before and after."""
+    from moto import mock_aws
+
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    handler.reset_clients()
+    with mock_aws():
+        yield
+    handler.reset_clients()

@@ -466,8 +466,8 @@ class EndpointVariantConfig(_Frozen):
     or ``rolling`` traffic shifting (SageMaker documents no canary/linear shifting of queued async
     requests, so those are refused), and production only (``EndpointsConfig``).
     ``account`` (production only; default: the pipeline's account) deploys the endpoint stack into another
-    AWS account of the same region (see ``EndpointsConfig``). ``region`` (default: the pipeline's) may
-    only name the pipeline's region for now; ``build_app`` refuses any other.
+    AWS account, and ``region`` (production only; default: the pipeline's region) into another region
+    (see ``EndpointsConfig``).
     """
 
     serverless: bool = False
@@ -608,7 +608,13 @@ class EndpointsConfig(_Frozen):
     another account of the same region, bootstrapped with ``cdk bootstrap --trust <pipeline account>``:
     the pipeline's deploy workflow assumes that account's CDK deploy role, and the model package group,
     the artifact bucket and the platform key grant that account read access to this model's packages
-    and model data. Staging always runs in the pipeline's account (the smoke test calls it directly).
+    and model data. Staging always runs in the pipeline's account and region (the smoke test calls it
+    directly).
+
+    ``production.region`` (default: none, the pipeline's region) puts the production endpoint stack in
+    another region: each release copies the model data there, and the endpoint serves the framework's
+    image of that region (``build_app`` checks the region has one, and refuses ``staging.region``,
+    ``drift`` and a ``framework.image_uri`` of another region's registry with it).
     """
 
     staging: EndpointVariantConfig = Field(default_factory=lambda: EndpointVariantConfig(serverless=True))

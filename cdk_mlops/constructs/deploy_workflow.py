@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -175,7 +175,6 @@ class DeployWorkflow(Construct):
         self.deploy_role: iam.IRole | None = (
             cdk_deploy_role(self, "DeployRole", stack_account, target_region) if cross_account or regional else None
         )
-        credentials = sfn.Credentials(role=sfn.TaskRole.from_role(self.deploy_role)) if self.deploy_role else None
         endpoint_stack_arn = stack_arn(self, stack_name, stack_account)
         package_arns = [model_package_arns(self, model_package_group_name)]
 
@@ -213,8 +212,8 @@ class DeployWorkflow(Construct):
         ]
         parameters += [{"ParameterKey": name, "UsePreviousValue": True} for name in kept_parameters]
         start: sfn.IChainable
-        update: sfn.TaskStateBase
-        describe: sfn.TaskStateBase
+        update: sfn.CustomState | sfn.TaskStateBase
+        describe: sfn.CustomState | sfn.TaskStateBase
         if regional is not None:
             assert self.deploy_role is not None
             self.regional_function = RegionalDeployFunction(
@@ -233,7 +232,7 @@ class DeployWorkflow(Construct):
             update, describe = self._regional_stack_calls(regional.region, stack_name, parameters)
             start = resolve.next(replicate).next(update)
         else:
-            update, describe = self._stack_calls(stack_name, parameters, endpoint_stack_arn, credentials)
+            update, describe = self._stack_calls(stack_name, parameters, endpoint_stack_arn)
             start = resolve.next(update)
         wait = sfn.Wait(self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30)))
         deployed = sfn.Pass(
@@ -347,6 +346,10 @@ class DeployWorkflow(Construct):
                     conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
                 )
             )
+        elif regional is None:  # the stack calls run as the deploy role: assuming it is all this role does
+            self.state_machine.add_to_role_policy(
+                iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[self.deploy_role.role_arn])
+            )
         allow_publish(self.state_machine, notification_topic, encryption_key)
         allow_key(self.state_machine, encryption_key)
         justify_wildcards(
@@ -363,40 +366,64 @@ class DeployWorkflow(Construct):
         )
 
     def _stack_calls(
-        self,
-        stack_name: str,
-        parameters: list[dict[str, object]],
-        endpoint_stack_arn: str,
-        credentials: sfn.Credentials | None,
-    ) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
-        """UpdateStack and DescribeStacks through Step Functions' SDK integration (this region)."""
+        self, stack_name: str, parameters: list[dict[str, object]], endpoint_stack_arn: str
+    ) -> tuple[sfn.CustomState | tasks.CallAwsService, sfn.CustomState | tasks.CallAwsService]:
+        """UpdateStack and DescribeStacks through Step Functions' SDK integration (this region); as
+        ``deploy_role`` (the task's ``Credentials``) when there is one."""
+        update_parameters = {
+            "StackName": stack_name,
+            "UsePreviousTemplate": True,
+            "Parameters": parameters,
+            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+            "RoleARN": self.cloudformation_role.role_arn,
+            "ClientRequestToken.$": "$$.Execution.Name",
+        }
+        describe_parameters = {"StackName": stack_name}
+        status = {"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"}
+        if self.deploy_role is not None:
+            # CallAwsService would also grant this workflow's own role the calls on the other account's
+            # stack, which only the deploy role makes; written out, the state carries no such grant.
+            def as_deploy_role(state_id: str, action: str, fields: dict[str, object]) -> sfn.CustomState:
+                assert self.deploy_role is not None
+                return sfn.CustomState(
+                    self,
+                    state_id,
+                    state_json={
+                        "Type": "Task",
+                        "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:cloudformation:{action}",
+                        "Credentials": {"RoleArn": self.deploy_role.role_arn},
+                        **fields,
+                    },
+                )
+
+            return (
+                as_deploy_role(
+                    "UpdateEndpointStack", "updateStack", {"Parameters": update_parameters, "ResultPath": "$.update"}
+                ),
+                as_deploy_role(
+                    "DescribeEndpointStack",
+                    "describeStacks",
+                    {"Parameters": describe_parameters, "ResultSelector": status, "ResultPath": "$.stack"},
+                ),
+            )
         update = tasks.CallAwsService(
             self,
             "UpdateEndpointStack",
             service="cloudformation",
             action="updateStack",
-            parameters={
-                "StackName": stack_name,
-                "UsePreviousTemplate": True,
-                "Parameters": parameters,
-                "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-                "RoleARN": self.cloudformation_role.role_arn,
-                "ClientRequestToken.$": "$$.Execution.Name",
-            },
+            parameters=update_parameters,
             iam_resources=[endpoint_stack_arn],
             result_path="$.update",
-            credentials=credentials,
         )
         describe = tasks.CallAwsService(
             self,
             "DescribeEndpointStack",
             service="cloudformation",
             action="describeStacks",
-            parameters={"StackName": stack_name},
+            parameters=describe_parameters,
             iam_resources=[endpoint_stack_arn],
-            result_selector={"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"},
+            result_selector=status,
             result_path="$.stack",
-            credentials=credentials,
         )
         return update, describe
 
@@ -474,7 +501,10 @@ class DeployWorkflow(Construct):
             self,
             "DescribeEndpointStack",
             lambda_function=function,
-            payload=sfn.TaskInput.from_object({"Action": "DescribeStack", **target}),
+            payload=sfn.TaskInput.from_object(
+                # The token only names the role session, so CloudTrail ties each call to the execution.
+                {"Action": "DescribeStack", **target, "ClientRequestToken": sfn.JsonPath.string_at("$$.Execution.Name")}
+            ),
             result_selector={"status.$": "$.Payload.status", "reason.$": "$.Payload.reason"},
             result_path="$.stack",
         )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -17,7 +16,7 @@ from cdk_mlops.constructs.compliance import (
     escape_glob,
     justify_wildcards,
 )
-from cdk_mlops.lambda_code import lambda_code_dir
+from cdk_mlops.constructs.handler_function import handler_function
 
 #: Where a training run keeps what an endpoint serves, relative to ``<model>/`` of a bucket: the model
 #: data, and the serving code of a script-mode model.
@@ -63,34 +62,17 @@ class RegionalDeployFunction(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        self.log_group = logs.LogGroup(
+        created = handler_function(
             self,
-            "Logs",
-            retention=log_retention,
-            encryption_key=encryption_key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Rolls {model_name} out to its production endpoint in {target_region}",
-        )
-        self.log_group.grant_write(self.role)
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            role=self.role,
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(lambda_code_dir("regional_deploy"))),
+            handler="regional_deploy",
+            description=f"Replicates {model_name}'s model to {target_region} and updates its endpoint stack there",
+            role_description=f"Rolls {model_name} out to its production endpoint in {target_region}",
             # Copying model data of several GB server-side across regions takes minutes.
             timeout=Duration.minutes(15),
-            memory_size=256,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
-            description=f"Replicates {model_name}'s model to {target_region} and updates its endpoint stack there",
+            encryption_key=encryption_key,
+            log_retention=log_retention,
         )
+        self.function, self.role, self.log_group = created.function, created.role, created.log_group
         keys = served_objects(model_name)
         self.role.add_to_policy(
             iam.PolicyStatement(

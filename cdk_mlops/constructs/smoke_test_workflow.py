@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -21,14 +20,14 @@ from cdk_mlops.constructs.compliance import (
     justify_wildcards,
 )
 from cdk_mlops.constructs.deploy_workflow import stack_arn, stack_arn_justification
+from cdk_mlops.constructs.handler_function import handler_function
 from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
-from cdk_mlops.lambda_code import lambda_code_dir
 
 
 class SmokeTestWorkflow(Construct):
     """A state machine ``InvokeSmokeTest → Passed? → Succeeded | NotifySmokeTestFailed → Failed``.
 
-    Creates the smoke-test function (``function``: Python 3.12, X-Ray tracing, logs kept one year) that
+    Creates the smoke-test function (``function``: Python 3.14, X-Ray tracing, logs kept one year) that
     finds the endpoint through the ``EndpointName`` output of ``stack_name``, sends
     ``settings.payload`` ``attempts`` times (default 3) and checks status, body and latency; and the
     state machine (``state_machine``) with an encrypted log group. A failed test notifies
@@ -50,33 +49,16 @@ class SmokeTestWorkflow(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        self.function_log_group = logs.LogGroup(
+        created = handler_function(
             self,
-            "FunctionLogs",
-            retention=log_retention,
-            encryption_key=encryption_key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.function_role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Smoke test of the {model_name} endpoint",
-        )
-        self.function_log_group.grant_write(self.function_role)
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            role=self.function_role,
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(lambda_code_dir("smoke_test"))),
-            timeout=Duration.seconds(min(900, 80 * attempts)),
-            memory_size=256,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.function_log_group,
+            handler="smoke_test",
             description=f"Smoke test of the {model_name} endpoint in {stack_name}",
+            role_description=f"Smoke test of the {model_name} endpoint",
+            timeout=Duration.seconds(min(900, 80 * attempts)),
+            encryption_key=encryption_key,
+            log_retention=log_retention,
         )
+        self.function, self.function_role, self.function_log_group = created.function, created.role, created.log_group
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["cloudformation:DescribeStacks"],

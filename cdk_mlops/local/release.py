@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from types import ModuleType
 from typing import Any
 from unittest import mock
 
-from cdk_mlops.lambda_code import lambda_code_dir
+from cdk_mlops.lambda_code import load_handler
 from cdk_mlops.local.engine import ExecutionResult, LambdaContext, LocalEngine, Notification
 from cdk_mlops.local.harness import (
     FAKE_ACCOUNT,
@@ -75,17 +72,6 @@ class ReleaseResult:
     @property
     def transitions(self) -> int:
         return sum(len(run.states_entered) for run in self.executions.values())
-
-
-def _handler_module(name: str) -> ModuleType:
-    """``lambda_src/<name>/handler.py`` loaded from its file, as Lambda loads it."""
-    path = lambda_code_dir(name) / "handler.py"
-    spec = importlib.util.spec_from_file_location(f"cdk_mlops_local_{name}_handler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,8 +239,8 @@ def run_release_scenario(
         "staging": _EndpointStack.of(workflows["deploy_staging"]),
         "production": _EndpointStack.of(workflows["deploy_production"]),
     }
-    smoke_test = _handler_module("smoke_test")
-    regional_deploy = _handler_module("regional_deploy")
+    smoke_test = load_handler("smoke_test", "cdk_mlops_local_smoke_test_handler")
+    regional_deploy = load_handler("regional_deploy", "cdk_mlops_local_regional_deploy_handler")
     regional_roles: list[str] = []
 
     def deploy_in_region(event: Any, context: LambdaContext) -> Any:

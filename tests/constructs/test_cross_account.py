@@ -249,6 +249,8 @@ def test_production_deploy_role_may_assume_the_deploy_role_and_pass_no_role(pipe
     assume = [statement for statement in granted if statement.allows("sts:AssumeRole")]
     assert [render(resource) for statement in assume for resource in statement.resources] == [DEPLOY_ROLE]
     assert not any(statement.allows("iam:PassRole") for statement in granted)
+    # Only the deploy role calls CloudFormation there: the workflow's own role is granted no such call.
+    assert not any(action.lower().startswith("cloudformation:") for s in granted for action in s.actions)
 
 
 def test_staging_deploy_stays_in_the_pipeline_account(pipeline) -> None:

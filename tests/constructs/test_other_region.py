@@ -15,6 +15,7 @@ import yaml
 from cdk_mlops.app_builder import MlopsApp, build_app
 from cdk_mlops.config import ModelConfigError
 from cdk_mlops_testing import (
+    REGIONAL_ROLLOUT_PATH,
     REPO_ROOT,
     construct_resource,
     definition,
@@ -234,19 +235,7 @@ def test_deploy_workflow_replicates_the_model_before_it_updates_the_stack(other_
     pipeline = templates["Mlops-demand-us-Pipeline"]
     path = happy_path(definition(pipeline, DEPLOY_PRODUCTION), {"StackUpdated?": "Deployed"})
 
-    assert path == [
-        "ResolveModelPackage",
-        "DescribeModelPackage",
-        "ReplicateModel",
-        "UpdateEndpointStack",
-        "WaitForStack",
-        "DescribeEndpointStack",
-        "StackUpdated?",
-        "Deployed",
-        "ApproveModelPackage",
-        "TagRelease",
-        "Done",
-    ]
+    assert path == REGIONAL_ROLLOUT_PATH
 
 
 def test_replication_copies_the_packages_model_data_and_serving_code_to_the_regions_platform(other_account) -> None:
@@ -398,3 +387,13 @@ def test_a_custom_image_from_another_regions_registry_is_refused(tmp_path: Path)
         "111111111111.dkr.ecr.eu-west-1.amazonaws.com/churn:3, which is not in us-east-1"
     )
     assert problem.endswith(f"(got '{REGION}')")
+
+
+def test_each_stack_call_names_its_role_session_after_the_execution(other_account) -> None:
+    _, templates = other_account
+    states = deploy_states(templates, "demand-us")
+
+    for state in ("UpdateEndpointStack", "DescribeEndpointStack"):
+        payload = states[state]["Parameters"]["Payload"]
+        assert payload["ClientRequestToken.$"] == "$$.Execution.Name"
+        assert (payload["RoleArn"], payload["Region"]) == (DEPLOY_ROLE, REGION)

@@ -9,25 +9,23 @@ stack lives in another account that the handler reaches by assuming a role with 
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import json
 import logging
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.cloudformation.models import cloudformation_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda_src" / "regional_deploy" / "handler.py"
+from cdk_mlops.lambda_code import load_handler
+from cdk_mlops_testing import offline_aws
+
 # Not moto's default region: proves the handler takes its own region from the environment.
 PIPELINE_REGION = "eu-west-1"
 TARGET_REGION = "eu-central-1"
@@ -51,16 +49,7 @@ MIB = 1024 * 1024
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+WaitConditionHandle:UserWarning")
 
 
-def _load_handler_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-regional = _load_handler_module("regional_deploy_handler_under_test")
+regional = load_handler("regional_deploy", "regional_deploy_handler_under_test")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -71,20 +60,8 @@ regional = _load_handler_module("regional_deploy_handler_under_test")
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials and region, fresh moto backends, and no clients cached from another test."""
-    for variable, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": PIPELINE_REGION,
-        "AWS_DEFAULT_REGION": PIPELINE_REGION,
-    }.items():
-        monkeypatch.setenv(variable, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    regional.reset_clients()
-    with mock_aws():
+    with offline_aws(monkeypatch, PIPELINE_REGION, regional):
         yield
-    regional.reset_clients()
 
 
 def _stand_in_template(parameters: dict[str, str], outputs: dict[str, Any]) -> str:
@@ -756,7 +733,7 @@ def test_import_creates_no_clients_and_clients_are_cached_with_standard_retries(
 
     monkeypatch.setattr(boto3, "client", fake_client)
     monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
-    fresh = _load_handler_module("regional_deploy_handler_import_check")
+    fresh = load_handler("regional_deploy", "regional_deploy_handler_import_check")
     try:
         assert created == []
         assert fresh.s3_client(TARGET_REGION) is fresh.s3_client(TARGET_REGION)

@@ -6,25 +6,23 @@ also prove it needs nothing from ``lambda_src`` or ``cdk_mlops``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 import requests
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
-HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda_src" / "smoke_test" / "handler.py"
+from cdk_mlops.lambda_code import load_handler
+from cdk_mlops_testing import offline_aws
+
 # Not moto's default region: proves the handler takes its region from the environment.
 REGION = "eu-west-2"
 STACK_NAME = "Mlops-churn-Staging"
@@ -35,16 +33,7 @@ MOTO_RESULTS_API = "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpo
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+WaitConditionHandle:UserWarning")
 
 
-def _load_handler_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-smoke = _load_handler_module("smoke_test_handler_under_test")
+smoke = load_handler("smoke_test", "smoke_test_handler_under_test")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -55,20 +44,8 @@ smoke = _load_handler_module("smoke_test_handler_under_test")
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials and region, fresh moto backends, and no clients cached from another test."""
-    for variable, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(variable, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    smoke.reset_clients()
-    with mock_aws():
+    with offline_aws(monkeypatch, REGION, smoke):
         yield
-    smoke.reset_clients()
 
 
 def _create_endpoint(name: str = ENDPOINT_NAME) -> None:
@@ -497,7 +474,7 @@ def test_import_creates_no_clients_and_clients_are_cached_per_service(
 
     monkeypatch.setattr(boto3, "client", fake_client)
     monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
-    fresh = _load_handler_module("smoke_test_handler_import_check")
+    fresh = load_handler("smoke_test", "smoke_test_handler_import_check")
     try:
         assert created == []
         assert fresh.runtime_client() is fresh.runtime_client()
