@@ -228,7 +228,7 @@ class DeployWorkflow(Construct):
                 encryption_key=encryption_key,
                 log_retention=log_retention,
             )
-            replicate = self._replicate_model(regional, package_arns)
+            replicate = self._replicate_model(regional, package_arns, on_error=failed)
             update, describe = self._regional_stack_calls(regional.region, stack_name, parameters)
             start = resolve.next(replicate).next(update)
         else:
@@ -304,10 +304,7 @@ class DeployWorkflow(Construct):
             )
         for task in (resolve, describe):
             task.add_catch(failed, result_path="$.error")
-        if regional is not None:
-            for state in self._replication_states:
-                state.add_catch(failed, result_path="$.error")
-        else:
+        if regional is None:
             update.add_retry(
                 errors=["CloudFormation.ThrottlingException"],
                 interval=Duration.seconds(2),
@@ -427,8 +424,11 @@ class DeployWorkflow(Construct):
         )
         return update, describe
 
-    def _replicate_model(self, regional: RegionalRollout, package_arns: list[str]) -> sfn.IChainable:
-        """``DescribeModelPackage`` (the served objects' URLs) → ``ReplicateModel`` (``$.replica``)."""
+    def _replicate_model(
+        self, regional: RegionalRollout, package_arns: list[str], *, on_error: sfn.IChainable
+    ) -> sfn.IChainable:
+        """``DescribeModelPackage`` (the served objects' URLs) → ``ReplicateModel`` (``$.replica``), each
+        going to ``on_error`` when it fails."""
         assert self.regional_function is not None
         container = "$.InferenceSpecification.Containers[0]"
         served = {MODEL_DATA_URL_PARAMETER: f"{container}.ModelDataUrl"}
@@ -464,7 +464,8 @@ class DeployWorkflow(Construct):
             },
             result_path="$.replica",
         )
-        self._replication_states = [describe_package, replicate]
+        for state in (describe_package, replicate):
+            state.add_catch(on_error, result_path="$.error")
         return describe_package.next(replicate)
 
     def _regional_stack_calls(
@@ -473,13 +474,6 @@ class DeployWorkflow(Construct):
         """UpdateStack and DescribeStacks in ``region`` through ``regional_function``, as the deploy role."""
         assert self.regional_function is not None and self.deploy_role is not None
         function = self.regional_function.function
-        rendered = [
-            {
-                key.removesuffix(".$"): sfn.JsonPath.string_at(str(value)) if key.endswith(".$") else value
-                for key, value in parameter.items()
-            }
-            for parameter in parameters
-        ]
         target = {"Region": region, "RoleArn": self.deploy_role.role_arn, "StackName": stack_name}
         update = tasks.LambdaInvoke(
             self,
@@ -489,7 +483,7 @@ class DeployWorkflow(Construct):
                 {
                     "Action": "UpdateStack",
                     **target,
-                    "Parameters": rendered,
+                    "Parameters": parameters,  # "ParameterValue.$" keys pass through as JSONPaths
                     "CloudFormationRoleArn": self.cloudformation_role.role_arn,
                     "ClientRequestToken": sfn.JsonPath.string_at("$$.Execution.Name"),
                 }
