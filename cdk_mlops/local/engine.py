@@ -439,11 +439,16 @@ class LocalEngine:
         try:
             s3.head_bucket(Bucket=bucket)
         except ClientError:
-            configuration = {} if self.region == "us-east-1" else {"LocationConstraint": self.region}
-            location = {"CreateBucketConfiguration": configuration} if configuration else {}
-            s3.create_bucket(Bucket=bucket, **location)
+            self.s3_create_bucket(bucket)
         extra = {"ContentType": content_type} if content_type else {}
         s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
+
+    def s3_create_bucket(self, bucket: str, region: str | None = None) -> None:
+        """Creates ``bucket`` in ``region`` (default: the engine's), which us-east-1 takes without a
+        location constraint."""
+        region = region or self.region
+        location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        self.client("s3", region=None if region == self.region else region).create_bucket(Bucket=bucket, **location)
 
     def s3_get_json(self, bucket: str, key: str) -> Any:
         """Reads and parses the JSON object at ``s3://bucket/key``."""

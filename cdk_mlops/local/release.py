@@ -155,11 +155,7 @@ def _create_regional_platform(engine: LocalEngine, workflow: ResolvedWorkflow) -
     key = engine.client("kms", region=region).create_key(Description="local stand-in of the regional platform's key")
     key_arn = key["KeyMetadata"]["Arn"]
     bucket = f"cdk-mlops-local-platform-{region}"
-    s3 = engine.client("s3", region=region)
-    if region == "us-east-1":
-        s3.create_bucket(Bucket=bucket)
-    else:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    engine.s3_create_bucket(bucket, region)
     engine.client("cloudformation", region=region).create_stack(
         StackName=str(payload["ReplicaStackName"]),
         TemplateBody=json.dumps(
