@@ -1,14 +1,17 @@
-"""The ``cdk-mlops`` command: ``summary`` of a synthesized cloud assembly (more commands join it)."""
+"""The ``cdk-mlops`` command: each subcommand lives in its own module of :mod:`cdk_mlops.commands`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from cdk_mlops.commands import COMMAND_MODULES
 
 
 def _templates(assembly: Path) -> dict[str, dict[str, Any]]:
@@ -93,28 +96,11 @@ def summary(assembly: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cdk-mlops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    summary_parser = commands.add_parser("summary", help="describe the stacks of a synthesized cloud assembly")
-    summary_parser.add_argument("assembly", nargs="?", default="cdk.out", type=Path)
-    dry_run_parser = commands.add_parser(
-        "dry-run", help="run a model's synthesized workflows locally (moto) under a scenario"
-    )
-    dry_run_parser.add_argument("model", help="model name, e.g. churn-xgb")
-    dry_run_parser.add_argument(
-        "--scenario",
-        default="approve",
-        help="training: approve, reject, training-fails, throttled, preprocessing-fails, missing-evaluation; "
-        "whole release: release, smoke-fails, rollback, production-rollback; "
-        "batch models: batch, batch-fails, batch-scheduled, batch-no-approved",
-    )
-    dry_run_parser.add_argument("--models-dir", default="models", type=Path)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(f"cdk_mlops.commands.{module_name}").register(commands)
     args = parser.parse_args(argv)
-    if args.command == "summary":
-        print(summary(args.assembly))
-    elif args.command == "dry-run":
-        from cdk_mlops.local.dry_run import dry_run
-
-        return dry_run(args.model, args.scenario, args.models_dir)
-    return 0
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":
