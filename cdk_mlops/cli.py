@@ -1,4 +1,6 @@
-"""The ``cdk-mlops`` command: each subcommand lives in its own module of :mod:`cdk_mlops.commands`."""
+"""cdk-mlops: build, check and run the SageMaker MLOps pipelines of the models in a folder (models/ by
+default). Each subcommand lives in its own module of cdk_mlops.commands; "cdk-mlops <command> --help"
+describes it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_mlops.commands import COMMAND_MODULES
+from cdk_mlops.commands.help_text import PlainHelpFormatter, describe_commands, plain_text, version
 
 
 def _templates(assembly: Path) -> dict[str, dict[str, Any]]:
@@ -94,10 +97,16 @@ def summary(assembly: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cdk-mlops", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cdk-mlops", description=plain_text(__doc__), formatter_class=PlainHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
-        importlib.import_module(f"cdk_mlops.commands.{module_name}").register(commands)
+        module = importlib.import_module(f"cdk_mlops.commands.{module_name}")
+        before = set(commands.choices)
+        module.register(commands)
+        describe_commands([commands.choices[name] for name in commands.choices if name not in before], module.__doc__)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)

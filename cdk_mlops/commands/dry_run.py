@@ -23,6 +23,11 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from cdk_mlops.commands.preflight import reject_unknown_model
+
+    rejected = reject_unknown_model(args.models_dir, args.model)  # before anything slow is imported
+    if rejected is not None:
+        return rejected
     from cdk_mlops.local.dry_run import dry_run
 
     return dry_run(args.model, args.scenario, args.models_dir)
