@@ -19,8 +19,9 @@ Everything here reaches into moto internals, so the module refuses any moto othe
 * ``Wait`` states, ``Retry`` intervals and ``.sync`` polling: recorded and not really slept.
 * ``Choice``: a comparison on a missing path fails with ``States.Runtime`` as on AWS (moto silently
   treats it as false), unless the comparison is ``IsPresent``.
-* JSONPath: a definite path such as ``$.Stacks[0].StackStatus`` yields its value (moto wrapped it in a
-  one-item list); filters, wildcards and slices still yield lists.
+* JSONPath follows AWS (Jayway): a definite path such as ``$.Stacks[0].StackStatus`` yields its value
+  (moto wrapped it in a one-item list); filters and wildcards yield lists, ``[]`` when nothing matches,
+  and filters accept ``&&``/``||`` (:mod:`cdk_mlops.local.jsonpath`).
 * ``$$.Execution.StartTime`` is an ISO-8601 string, as on AWS (moto gave a ``datetime``).
 * the interpreter's boto3 clients are cached (moto rebuilt them, re-reading botocore's models, per run),
   and a task with ``Credentials`` naming a role of another account calls that account's moto backend
@@ -34,7 +35,6 @@ import contextlib
 import dataclasses
 import datetime
 import functools
-import re
 import sys
 import threading
 import time
@@ -62,7 +62,7 @@ if moto.__version__ != PINNED_MOTO_VERSION:
 
 try:
     import antlr4  # noqa: F401
-    import jsonpath_ng.ext as jsonpath_ext
+    import jsonpath_ng.ext  # noqa: F401
 except ImportError as missing:  # pragma: no cover - depends on the environment
     raise ImportError(
         f"moto's Step Functions interpreter needs {missing.name!r}: install "
@@ -140,6 +140,7 @@ from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution_worker
 
+from cdk_mlops.local import jsonpath
 from cdk_mlops.local.scenario import JobKind, JobOutcome, SageMakerScript
 
 __all__ = [
@@ -812,22 +813,20 @@ def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
 # -- JSONPath ------------------------------------------------------------------------------------
 
 _ORIGINAL_EXTRACT_JSON: Final = json_path_module.extract_json
-#: A filter, wildcard, deep scan, slice or union makes a JSONPath indefinite (its value is a list).
-_INDEFINITE_PATH: Final = re.compile(r"\[\s*\?|\*|\.\.|\[[^\]]*[:,][^\]]*\]")
 
 
 def _extract_json(path: str, data: Any) -> Any:
-    """moto's ``extract_json``, except that a definite path yields its value, not a one-item list.
+    """moto's ``extract_json`` with AWS's (Jayway's) JSONPath semantics: see :mod:`cdk_mlops.local.jsonpath`.
 
-    moto 5.2.5 wraps the value in a list whenever the match's parent is an array element, so
-    ``$.Stacks[0].StackStatus`` gave ``["UPDATE_COMPLETE"]``; on AWS it gives ``"UPDATE_COMPLETE"``.
+    A filter or wildcard yields a list (``[]`` when nothing matches; moto raised, getmoto/moto issue
+    10078), filters accept ``&&`` and ``||``, and a definite path such as ``$.Stacks[0].StackStatus``
+    yields its value (moto wrapped it in a one-item list); a definite path that does not exist still
+    fails with ``States.Runtime``.
     """
-    if _INDEFINITE_PATH.search(path):
-        return _ORIGINAL_EXTRACT_JSON(path, data)
-    matches = jsonpath_ext.parse(path).find(data)
-    if not matches:
-        raise json_path_module.NoSuchJsonPathError(json_path=path, data=data)
-    return matches[0].value
+    try:
+        return jsonpath.find(path, data)
+    except jsonpath.PathNotFoundError:
+        raise json_path_module.NoSuchJsonPathError(json_path=path, data=data) from None
 
 
 # -- boto3 clients of the interpreter ------------------------------------------------------------
