@@ -14,7 +14,8 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--scenario",
         default="approve",
-        help="training: approve, reject, training-fails, throttled, preprocessing-fails, missing-evaluation; "
+        help="training: approve, reject, training-fails, throttled, preprocessing-fails, missing-evaluation, "
+        "metric-missing; "
         "whole release: release, smoke-fails, rollback, production-rollback; "
         "batch models: batch, batch-fails, batch-scheduled, batch-no-approved",
     )

@@ -81,6 +81,10 @@ SCENARIOS: Mapping[str, str] = {
     "throttled": "CreateTrainingJob is throttled twice, then the run succeeds",
     "preprocessing-fails": "the preprocessing job fails (models with preprocessing only)",
     "missing-evaluation": "evaluation.json is never written (models with an evaluation job only)",
+    "metric-missing": (
+        "the training job completes without reporting a gated metric: the model's topic is notified and "
+        "the run fails MetricMissing (models gated on training metrics only)"
+    ),
 }
 
 
@@ -464,6 +468,8 @@ def prepare_training_run(
             for key, metric_name in _training_metric_names(workflow).items():
                 if key in metrics:
                     training_metrics[metric_name] = float(metrics[key])
+            if scenario == "metric-missing":  # the job reports every gated metric but the first
+                training_metrics.pop(next(iter(_training_metric_names(workflow).values())), None)
         script.script_training_job(JobOutcome.completed(training_metrics))
     if scenario == "throttled":
         script.throttle("CreateTrainingJob", times=2)
@@ -492,6 +498,13 @@ def run_training_scenario(
         raise ScenarioError(f"scenario {scenario!r} needs a model with preprocessing; {model} has none")
     if scenario == "missing-evaluation" and not evaluation_job:
         raise ScenarioError(f"scenario {scenario!r} needs a model with an evaluation job; {model} has none")
+    if scenario == "metric-missing" and (evaluation_job or not _training_metric_names(workflow)):
+        raise ScenarioError(
+            f"scenario {scenario!r} needs a model gated on training metrics (evaluation.source: "
+            f"training_metrics); {model} is gated on an evaluation job"
+            if evaluation_job
+            else f"scenario {scenario!r} needs a model with a quality gate on training metrics; {model} has none"
+        )
 
     name = execution_name or f"local-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
