@@ -12,10 +12,19 @@ import dataclasses
 import enum
 import functools
 import threading
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol
 
-__all__ = ["ApiFault", "JobKind", "JobOutcome", "JobRecord", "SageMakerScript"]
+__all__ = [
+    "ApiFault",
+    "EndpointInvoker",
+    "JobExecutor",
+    "JobKind",
+    "JobOutcome",
+    "JobRecord",
+    "ModelInvocationError",
+    "SageMakerScript",
+]
 
 JobStatus = Literal["Completed", "Failed", "Stopped"]
 
@@ -69,6 +78,31 @@ class JobOutcome:
 
 
 UNSCRIPTED = JobOutcome.completed()
+
+
+class JobExecutor(Protocol):
+    """Runs a SageMaker job that no scripted rule matches (e.g. :class:`cdk_mlops.local.jobs.LocalJobRunner`)."""
+
+    def run(self, kind: JobKind, name: str, request: Mapping[str, Any]) -> JobOutcome:
+        """Runs job ``name`` from its ``Create*Job`` request (PascalCase, as sent) and returns how it ended."""
+        ...
+
+
+class ModelInvocationError(Exception):
+    """Raised by an endpoint invoker when the model fails; ``InvokeEndpoint`` then raises ``ModelError``.
+
+    ``status_code`` is the HTTP status the model container answered with (SageMaker reports it in the
+    message as ``Received server error (500) from primary``).
+    """
+
+    def __init__(self, message: str, *, status_code: int = 500) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+#: ``fn(endpoint_name, body, content_type, accept) -> (body, content_type)``; raises ModelInvocationError.
+EndpointInvoker = Callable[[str, bytes, str | None, str | None], tuple[bytes, str]]
 
 
 @dataclasses.dataclass
@@ -140,6 +174,8 @@ class SageMakerScript:
         self._faults: list[ApiFault] = []
         self._calls: list[str] = []
         self._jobs: list[JobRecord] = []
+        self._executor: JobExecutor | None = None
+        self._invoker: EndpointInvoker | None = None
 
     # -- scripting -------------------------------------------------------------------------------
 
@@ -180,6 +216,24 @@ class SageMakerScript:
         with self._lock:
             self._faults.append(fault)
 
+    def use_executor(self, executor: JobExecutor | None) -> None:
+        """Jobs that no scripted rule matches are run by ``executor`` (default: none, they complete with
+        no metrics). Scripted rules still win, so a scenario can fail one job of a real run."""
+        with self._lock:
+            self._executor = executor
+
+    def use_endpoint_invoker(self, invoker: EndpointInvoker | None) -> None:
+        """``InvokeEndpoint`` calls ``invoker(endpoint_name, body, content_type, accept)`` and answers with
+        the ``(body, content_type)`` it returns (default: none, moto's canned answer)."""
+        with self._lock:
+            self._invoker = invoker
+
+    @property
+    def endpoint_invoker(self) -> EndpointInvoker | None:
+        """The invoker set with :meth:`use_endpoint_invoker`, if any."""
+        with self._lock:
+            return self._invoker
+
     # -- inspection ------------------------------------------------------------------------------
 
     def calls(self, action: str | None = None) -> list[str]:
@@ -217,8 +271,9 @@ class SageMakerScript:
         with self._lock:
             return any(fault.code == code for fault in self._faults)
 
-    def outcome_for(self, kind: JobKind, name: str) -> JobOutcome:
-        """Consumes the first matching rule for a new job and returns its outcome."""
+    def outcome_for(self, kind: JobKind, name: str, request: Mapping[str, Any] | None = None) -> JobOutcome:
+        """Consumes the first matching rule for a new job and returns its outcome; with no matching rule,
+        the executor (if any) runs the job from ``request`` (its ``Create*Job`` request) outside the lock."""
         with self._lock:
             for rule in self._rules:
                 if rule.matches(kind, name):
@@ -226,8 +281,11 @@ class SageMakerScript:
                         rule.remaining -= 1
                     self._jobs.append(JobRecord(kind, name, rule.outcome, scripted=True))
                     return rule.outcome
-            self._jobs.append(JobRecord(kind, name, UNSCRIPTED, scripted=False))
-            return UNSCRIPTED
+            executor = self._executor
+        outcome = UNSCRIPTED if executor is None else executor.run(kind, name, dict(request or {}))
+        with self._lock:
+            self._jobs.append(JobRecord(kind, name, outcome, scripted=False))
+        return outcome
 
     def _add_rule(self, kind: JobKind, outcome: JobOutcome, name_contains: str | None, times: int | None) -> None:
         if times is not None and times < 1:
