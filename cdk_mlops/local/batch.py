@@ -112,9 +112,15 @@ def run_batch_scenario(
     *,
     models_dir: str = "models",
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    engine: LocalEngine | None = None,
+    prepare: Callable[[LocalEngine, ResolvedWorkflow], tuple[str, dict[str, Any]]] | None = None,
 ) -> BatchResult:
     """Runs ``model``'s batch transform workflow under ``scenario`` (see :data:`BATCH_SCENARIOS`): after
-    its training workflow for ``batch`` and ``batch-fails``, alone with ``{}`` for the scheduled ones."""
+    its training workflow for ``batch`` and ``batch-fails``, alone with ``{}`` for the scheduled ones.
+
+    ``engine`` (default: a new :class:`LocalEngine`) runs them; ``prepare(engine, training workflow)``
+    seeds it and returns the training execution's name and input instead of the scenario's scripted
+    outcomes (the transform job's included: ``cdk-mlops run`` installs its real jobs here)."""
     if scenario not in BATCH_SCENARIOS:
         raise ScenarioError(f"unknown scenario {scenario!r} (known: {', '.join(BATCH_SCENARIOS)})")
     workflows = synthesize_workflows(models_dir, model)[model]
@@ -126,19 +132,23 @@ def run_batch_scenario(
     def forward(stage: str) -> Callable[[dict[str, Any]], None] | None:
         return functools.partial(on_event, stage) if on_event is not None else None
 
-    with LocalEngine() as engine, _recording_created_models() as created:
+    with engine or LocalEngine() as engine, _recording_created_models() as created:
         script = engine.sagemaker
-        script.script_transform_job(
-            JobOutcome.failed(TRANSFORM_FAILURE) if scenario == "batch-fails" else JobOutcome.completed(),
-            name_contains="-batch",
-        )
+        if prepare is None:
+            script.script_transform_job(
+                JobOutcome.failed(TRANSFORM_FAILURE) if scenario == "batch-fails" else JobOutcome.completed(),
+                name_contains="-batch",
+            )
         batch_input: dict[str, Any] = {}
         if scheduled:
             statuses = ("Approved", "Approved", "PendingManualApproval")
             _seed_packages(engine, model, statuses if scenario == "batch-scheduled" else statuses[2:])
         else:
             training = workflows["training"]
-            name, training_input = prepare_training_run(engine, model, training, "approve")
+            if prepare is None:
+                name, training_input = prepare_training_run(engine, model, training, "approve")
+            else:
+                name, training_input = prepare(engine, training)
             executions["training"] = engine.run(
                 training.definition_json,
                 input=training_input,

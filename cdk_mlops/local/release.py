@@ -225,9 +225,15 @@ def run_release_scenario(
     *,
     models_dir: str = "models",
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    engine: LocalEngine | None = None,
+    prepare: Callable[[LocalEngine, ResolvedWorkflow], tuple[str, dict[str, Any]]] | None = None,
 ) -> ReleaseResult:
     """Runs the four workflows of ``model`` in pipeline order under ``scenario`` (see
-    :data:`RELEASE_SCENARIOS`), stopping at the first one that fails, as the pipeline does."""
+    :data:`RELEASE_SCENARIOS`), stopping at the first one that fails, as the pipeline does.
+
+    ``engine`` (default: a new :class:`LocalEngine`) runs them; ``prepare(engine, training workflow)``
+    seeds it and returns the training execution's name and input (default: the scenario's scripted
+    outcomes, :func:`prepare_training_run`; ``cdk-mlops run`` installs its real jobs here)."""
     if scenario not in RELEASE_SCENARIOS:
         raise ScenarioError(f"unknown scenario {scenario!r} (known: {', '.join(RELEASE_SCENARIOS)})")
     workflows = synthesize_workflows(models_dir, model)[model]
@@ -248,7 +254,7 @@ def run_release_scenario(
     executions: dict[str, ExecutionResult] = {}
     rolled_back = {"rollback": "staging", "production-rollback": "production"}.get(scenario)
     rollback = _updates_roll_back(stacks[rolled_back].name) if rolled_back else contextlib.nullcontext()
-    with LocalEngine() as engine, rollback:
+    with engine or LocalEngine() as engine, rollback:
         smoke_test.reset_clients()
         regional_deploy.reset_clients()
         for function in _lambda_functions(workflows["smoke_test"]):
@@ -257,7 +263,10 @@ def run_release_scenario(
             engine.register_lambda(function, deploy_in_region)
         _create_stand_ins(engine, model, stacks)
         replica_bucket = _create_regional_platform(engine, workflows["deploy_production"])
-        training_name, training_input = prepare_training_run(engine, model, workflows["training"], "approve")
+        if prepare is None:
+            training_name, training_input = prepare_training_run(engine, model, workflows["training"], "approve")
+        else:
+            training_name, training_input = prepare(engine, workflows["training"])
         if scenario == "smoke-fails":
             _fail_endpoint(f"{model}-staging-endpoint")
 
