@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import fnmatch
 import json
+import re
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -86,6 +87,18 @@ def wildcard_findings(document: Any) -> Iterator[str]:
                 yield f"Resource::{rendered}"
 
 
+#: A literal partition at the start of an ARN, as ``@aws-cdk/core:enablePartitionLiterals`` renders it.
+_PARTITION_LITERAL = re.compile(r"(?<=arn:)aws(?:-[a-z]+)*(?=:)")
+
+
+def partition_agnostic(finding: str) -> str:
+    """``finding`` with each literal ARN partition (``arn:aws:``, ``arn:aws-cn:``) written as the
+    ``<AWS::Partition>`` token, so that one justification covers apps with and without the
+    ``@aws-cdk/core:enablePartitionLiterals`` feature flag (which renders the partition of a stack in a
+    known region as a literal)."""
+    return _PARTITION_LITERAL.sub("<AWS::Partition>", finding)
+
+
 def escape_glob(text: str) -> str:
     """``text`` matched literally by ``fnmatch`` in a justification pattern (``*?[]`` escaped)."""
     return "".join(f"[{char}]" if char in "*?[]" else char for char in text)
@@ -145,8 +158,9 @@ class _AcknowledgeJustifiedWildcards:
                 document = next(resolved)
                 acknowledged: dict[str, str] = {}
                 for finding in wildcard_findings(document):
+                    named = {finding, partition_agnostic(finding)}
                     for pattern, reason in patterns:
-                        if fnmatch.fnmatchcase(finding, pattern):
+                        if any(fnmatch.fnmatchcase(name, pattern) for name in named):
                             acknowledged[finding] = reason
                             break
                 if acknowledged:
