@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,17 +13,27 @@ import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_mlops.config.loader import ModelConfigError, find_model_files, load_model_configs
+from cdk_mlops.config.loader import ModelConfigError
 from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.compliance import WILDCARD_ACKS_CONTEXT, acknowledge_wildcards_in
 from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
-from cdk_mlops.images import ImageLookupError, resolve_image_uri
+from cdk_mlops.plan import DEFAULT_REGION, STACK_PREFIX, Placement, plan_models, stack_names
 from cdk_mlops.stacks.endpoint_stack import ModelEndpointStack
 from cdk_mlops.stacks.pipeline_stack import ModelPipelineStack
 from cdk_mlops.stacks.platform_stack import PlatformStack
 
-DEFAULT_REGION = "eu-west-1"
-STACK_PREFIX = "Mlops"
+__all__ = [
+    "DEFAULT_REGION",
+    "STACK_PREFIX",
+    "MlopsApp",
+    "ModelStacks",
+    "Placement",
+    "build_app",
+    "enable_compliance_checks",
+    "load_pipeline_class",
+    "selected_models",
+    "stack_names",
+]
 
 
 @dataclasses.dataclass
@@ -55,11 +64,6 @@ class MlopsApp:
     #: ``Mlops-Platform-<region>``: the pipeline account's platform in each other region hosting a
     #: production endpoint (it holds the model data copied there), by region.
     regional_platforms: dict[str, PlatformStack] = dataclasses.field(default_factory=dict)
-
-
-def stack_names(model_name: str) -> dict[str, str]:
-    """The stack names of a model: ``Mlops-<model>-Pipeline``, ``-Staging`` and ``-Production``."""
-    return {stage: f"{STACK_PREFIX}-{model_name}-{stage}" for stage in ("Pipeline", "Staging", "Production")}
 
 
 def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipelineBase]:
@@ -93,13 +97,6 @@ def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipe
     return cls
 
 
-def _check_images(path: Path, config: ModelConfig, region: str) -> None:
-    try:
-        resolve_image_uri(config.framework, region, config.training.instance_type)
-    except ImageLookupError as error:
-        raise ModelConfigError(path, [f"framework.version: {error} (got {config.framework.version!r})"]) from None
-
-
 def enable_compliance_checks(app: cdk.App) -> bool:
     """Runs cdk-nag's AwsSolutions pack on every synth (findings fail it), unless ``-c nag=false``.
 
@@ -116,81 +113,6 @@ def enable_compliance_checks(app: cdk.App) -> bool:
         app.node.set_context(WILDCARD_ACKS_CONTEXT, True)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks())
     return True
-
-
-@dataclasses.dataclass(frozen=True)
-class Placement:
-    """Where a model's production endpoint stack goes: ``account`` (None: the pipeline's) and ``region``."""
-
-    account: str | None
-    region: str
-    pipeline_region: str
-
-    @property
-    def other_region(self) -> bool:
-        return self.region != self.pipeline_region
-
-    @property
-    def platform_key(self) -> str | None:
-        """What follows ``Mlops-Platform-`` in the name of the platform stack of the endpoint's
-        environment, None for the pipeline's own platform."""
-        parts = [part for part in (self.account, self.region if self.other_region else None) if part]
-        return "-".join(parts) or None
-
-
-def _production_placement(path: Path, config: ModelConfig, region: str, account: str | None) -> Placement:
-    """Where ``config``'s production endpoint goes, after checking that staging stays in the pipeline's
-    region, that a production account is not the pipeline's own, and that a production region has the
-    model's serving image and no drift check."""
-    staging_region = config.endpoints.staging.region
-    if staging_region is not None and staging_region != region:
-        raise ModelConfigError(
-            path,
-            [
-                f"endpoints.staging.region: staging runs in the pipeline's region ({region}), where the smoke "
-                f"test invokes it; only endpoints.production.region may name another (got {staging_region!r})"
-            ],
-        )
-    target = config.endpoints.production.account
-    if target is not None and target == account:
-        raise ModelConfigError(
-            path,
-            [
-                f"endpoints.production.account: is the pipeline's own account; leave it out to deploy "
-                f"production next to the pipeline (got {target!r})"
-            ],
-        )
-    placement = Placement(target, config.endpoints.production.region or region, region)
-    if placement.other_region:
-        _check_other_region(path, config, placement.region)
-    return placement
-
-
-def _check_other_region(path: Path, config: ModelConfig, target_region: str) -> None:
-    wanted = f"(got {target_region!r})"
-    if config.drift is not None:
-        raise ModelConfigError(
-            path,
-            [
-                f"drift: is not available with a production endpoint in another region (endpoints.production.region "
-                f"{target_region}): the drift check runs in the pipeline's region and reads captured inputs there"
-            ],
-        )
-    image = config.framework.image_uri
-    if image is not None and f".{target_region}." not in image:
-        raise ModelConfigError(
-            path,
-            [
-                f"endpoints.production.region: the endpoint would pull framework.image_uri {image}, which is not "
-                f"in {target_region}: SageMaker hosts images from the endpoint's region only; replicate the "
-                f"repository there (ECR cross-region replication) and use a framework image, or keep production "
-                f"in the pipeline's region {wanted}"
-            ],
-        )
-    try:
-        resolve_image_uri(config.framework, target_region, config.endpoints.production.instance_type, "inference")
-    except ImageLookupError as error:
-        raise ModelConfigError(path, [f"endpoints.production.region: {error} {wanted}"]) from None
 
 
 def _endpoint_stack(
@@ -289,8 +211,9 @@ def build_app(
     region: str | None = None,
     account: str | None = None,
 ) -> MlopsApp:
-    """Validates every model file, then creates the stacks. ``only`` limits which models get stacks
-    (every file is still validated). Region: ``region``, else ``CDK_DEFAULT_REGION``, else eu-west-1;
+    """Checks every model file (``cdk_mlops.plan.plan_models``: every error of every file, raised as one
+    ``ModelConfigError``), then creates the stacks. ``only`` limits which models get stacks
+    (every file is still checked). Region: ``region``, else ``CDK_DEFAULT_REGION``, else eu-west-1;
     account: ``account``, else ``CDK_DEFAULT_ACCOUNT``, else environment-agnostic.
 
     A model with ``endpoints.production.account`` gets its production stack in that account, next to a
@@ -303,23 +226,16 @@ def build_app(
     that region, and the pipeline account a ``Mlops-Platform-<region>`` stack there, whose bucket holds
     the model data each release copies there (and, for an endpoint in the pipeline's account, what the
     endpoint writes); the pipeline stack depends on it."""
-    region = region or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
-    account = account or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    plan = plan_models(models_dir, only=only, region=region, account=account)
+    plan.raise_for_errors()
+    region, account = plan.region, plan.account
     env = cdk.Environment(account=account, region=region)
-    files = find_model_files(models_dir)
-    configs = load_model_configs(files)
-    if only is not None:
-        unknown = sorted(set(only) - {config.name for config in configs.values()})
-        if unknown:
-            known = ", ".join(sorted(config.name for config in configs.values()))
-            raise ModelConfigError(Path(models_dir), [f"models: no model named {', '.join(unknown)} (known: {known})"])
-    chosen = [(path, config) for path, config in configs.items() if only is None or config.name in only]
-    classes = {}
-    for path, config in chosen:
-        _check_images(path, config, region)
-        classes[config.name] = load_pipeline_class(path, config.pipeline_class)
-
-    placements = {config.name: _production_placement(path, config, region, account) for path, config in chosen}
+    chosen = [(model.path, model.config) for model in plan.models.values() if only is None or model.name in only]
+    classes = {config.name: load_pipeline_class(path, config.pipeline_class) for path, config in chosen}
+    placements: dict[str, Placement] = {}
+    for model in plan.models.values():
+        assert model.placement is not None  # set by the plan whenever it has no errors
+        placements[model.name] = model.placement
     # Per region (the pipeline's, or one holding copies of the model data): another account -> the models
     # whose production endpoints it hosts, reading their served objects from the pipeline account's bucket.
     model_readers: dict[str, dict[str, list[str]]] = {region: {}}

@@ -207,6 +207,29 @@ def write_model(models_dir: Path, folder: str, data: dict[str, Any] | str) -> Pa
     return path
 
 
+def referenced_scripts(data: dict[str, Any]) -> list[str]:
+    """The ``src/`` files a parsed model.yaml names (entry point, preprocessing, evaluation, drift)."""
+    scripts = [(data.get("training") or {}).get("entry_point"), (data.get("preprocessing") or {}).get("script")]
+    scripts.append(((data.get("evaluation") or {}).get("job") or {}).get("script"))
+    if "drift" in data:
+        scripts.append((data["drift"] or {}).get("script", "drift.py"))
+    return [script for script in scripts if script]
+
+
+def write_model_with_code(models_dir: Path, data: dict[str, Any]) -> Path:
+    """A model folder that passes the plan's folder checks: ``<models_dir>/<name>/model.yaml`` with
+    ``source.path`` set to ``models/<name>`` (so put ``models_dir`` in a folder named ``models``), and a
+    one-line stub of every ``src/`` file the config names. Returns the model.yaml path."""
+    data = copy.deepcopy(data)
+    data.setdefault("source", {})["path"] = f"models/{data['name']}"
+    path = write_model(models_dir, data["name"], data)
+    for script in referenced_scripts(data):
+        stub = path.parent / "src" / script
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        stub.write_text('"""A stand-in for the model\'s code."""\n', encoding="utf-8")
+    return path
+
+
 def assert_matches(actual: Any, pattern: Any) -> None:
     """Checks ``actual`` against an ``aws_cdk.assertions`` matcher (``Match.serialized_json(...)``...)."""
     result = pattern.test(actual)

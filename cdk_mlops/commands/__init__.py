@@ -12,4 +12,6 @@ from __future__ import annotations
 COMMAND_MODULES: tuple[str, ...] = (
     "summary",
     "dry_run",
+    "validate",
+    "schema",
 )

@@ -152,8 +152,8 @@ def test_exactly_100_mb_in_flight_is_allowed(tmp_path: Path, fraud: dict[str, An
             "m5.large",
             "must be a SageMaker instance type of the form 'ml.<family>.<size>', e.g. 'ml.m5.large'",
         ),
-        ("split_type", "Lines", "Input should be 'Line', 'None', 'RecordIO' or 'TFRecord'"),
-        ("batch_strategy", "Multi", "Input should be 'MultiRecord' or 'SingleRecord'"),
+        ("split_type", "Lines", "Input should be 'Line', 'None', 'RecordIO' or 'TFRecord'; did you mean 'Line'?"),
+        ("batch_strategy", "Multi", "Input should be 'MultiRecord' or 'SingleRecord'; did you mean 'MultiRecord'?"),
         ("assemble_with", "RecordIO", "Input should be 'Line' or 'None'"),
         (
             "schedule",

@@ -12,7 +12,7 @@ import pytest
 
 from cdk_mlops.app_builder import build_app, selected_models
 from cdk_mlops.config import ModelConfigError
-from cdk_mlops_testing import example_config_data, write_model
+from cdk_mlops_testing import example_config_data, write_model, write_model_with_code
 
 
 def build_error(models_dir: Path, **context: Any) -> ModelConfigError:
@@ -70,10 +70,10 @@ def test_pipeline_class_in_a_missing_file_is_rejected(tmp_path: Path) -> None:
 def test_pipeline_class_that_is_not_an_ml_pipeline_is_rejected(tmp_path: Path) -> None:
     data = example_config_data("churn-xgb")
     data["pipeline_class"] = "pipeline.py:NotAPipeline"
-    path = write_model(tmp_path, "churn-xgb", data)
+    path = write_model_with_code(tmp_path / "models", data)
     (path.parent / "pipeline.py").write_text("class NotAPipeline:\n    pass\n", encoding="utf-8")
 
-    error = build_error(tmp_path)
+    error = build_error(tmp_path / "models")
 
     assert error.path == path
     assert error.problems == [
@@ -100,7 +100,9 @@ def test_framework_version_the_sagemaker_sdk_does_not_know_is_rejected(tmp_path:
 
 def test_models_context_naming_an_unknown_model_is_rejected(tmp_path: Path) -> None:
     write_model(tmp_path, "churn-xgb", example_config_data("churn-xgb"))
-    write_model(tmp_path, "iris-sklearn", example_config_data("iris-sklearn"))
+    iris = example_config_data("iris-sklearn")
+    del iris["pipeline_class"]  # its pipeline.py is not copied here
+    write_model(tmp_path, "iris-sklearn", iris)
 
     error = build_error(tmp_path, models="churn-xgb,fraud-detector")
 
@@ -124,10 +126,10 @@ def test_models_context_still_validates_the_files_it_does_not_build(tmp_path: Pa
 def test_pipeline_class_file_that_fails_to_import_is_reported_as_a_config_error(tmp_path: Path) -> None:
     data = example_config_data("churn-xgb")
     data["pipeline_class"] = "pipeline.py:ChurnPipeline"
-    path = write_model(tmp_path, "churn-xgb", data)
+    path = write_model_with_code(tmp_path / "models", data)
     (path.parent / "pipeline.py").write_text("class ChurnPipeline(MlPipeline:\n    pass\n", encoding="utf-8")
 
-    error = build_error(tmp_path)
+    error = build_error(tmp_path / "models")
 
     assert error.path == path
     assert len(error.problems) == 1

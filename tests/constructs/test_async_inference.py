@@ -457,7 +457,8 @@ INVALID = [
         "unknown async field",
         {"async_inference": {"output_path": "s3://x/"}},
         None,
-        "endpoints.production.async_inference.output_path: is not a known field (got 's3://x/')",
+        "endpoints.production.async_inference.output_path: is not a known field; did you mean 'output_prefix'? "
+        "(got 's3://x/')",
     ),
     (
         "backlog target zero",

@@ -431,8 +431,8 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, Any] | None, str]] = [
         "unknown size type",
         {"instance_count": 4, "traffic_shifting": {"type": "canary", "size_type": "instances"}},
         None,
-        "endpoints.production.traffic_shifting.size_type: Input should be 'percent' or 'instance_count' "
-        "(got 'instances')",
+        "endpoints.production.traffic_shifting.size_type: Input should be 'percent' or 'instance_count'; "
+        "did you mean 'instance_count'? (got 'instances')",
     ),
     (
         "unknown traffic shifting type",
