@@ -74,13 +74,23 @@ class SourceConfig(_Frozen):
     """
 
     provider: SourceProvider = SourceProvider.CODECONNECTIONS
+    """Where the model's code lives: codeconnections (GitHub, GitLab, Bitbucket; default), codecommit or s3."""
     connection_arn: str | None = None
+    """The CodeConnections connection ARN (arn:aws:codeconnections:<region>:<account>:connection/<id>). Required for
+    codeconnections. Default: none."""
     repository: str | None = None
+    """'owner/repo' for codeconnections, a CodeCommit repository name for codecommit. Default: none."""
     branch: str = "main"
+    """The branch whose pushes start the pipeline. Default: main."""
     path: str | None = None
+    """The model's folder relative to the repository root (e.g. models/churn-xgb): the build runs there and only pushes
+    touching it start this pipeline. Must end in the model's folder. Default: the whole repository."""
     create_repository: bool = False
+    """CodeCommit only: create the repository in the pipeline stack instead of using an existing one. Default: false."""
     bucket: str | None = None
+    """S3 provider: the versioned bucket holding the zipped model folder. Default: none."""
     object_key: str | None = None
+    """S3 provider: the key of the zip of the model folder in bucket. Default: none."""
 
     @model_validator(mode="after")
     def _provider_fields(self) -> SourceConfig:
@@ -114,9 +124,16 @@ class FrameworkConfig(_Frozen):
     """
 
     name: str
+    """xgboost, sklearn, pytorch or tensorflow (images looked up in the SageMaker SDK's catalogue), or custom with
+    image_uri. Required."""
     version: str | None = None
+    """The framework version as SageMaker names its images, e.g. 1.7-1 for xgboost, 1.2-1 for sklearn. Required unless
+    image_uri is set."""
     py_version: str = "py3"
+    """The Python version tag of the framework image, e.g. py310. Default: py3."""
     image_uri: str | None = None
+    """An ECR image URI to train and serve with instead of the framework's image. Required for name: custom. Default:
+    none."""
 
     @model_validator(mode="after")
     def _known_framework(self) -> FrameworkConfig:
@@ -143,11 +160,17 @@ class ProcessingConfig(_Frozen):
     """
 
     script: str
+    """The script in the model's src/ folder the processing job runs, e.g. preprocess.py. Required."""
     instance_type: str = "ml.m5.large"
+    """The processing instance type (SageMaker's ProcessingInstanceType list). Default: ml.m5.large."""
     instance_count: int = Field(default=1, ge=1, le=100)
+    """Number of processing instances, 1 to 100. Default: 1."""
     volume_size_gib: int = Field(default=30, ge=1, le=16384)
+    """Size of each instance's encrypted EBS volume, in GiB (1 to 16384). Default: 30."""
     max_runtime_minutes: int = Field(default=60, ge=1, le=5 * 24 * 60)
+    """StoppingCondition.MaxRuntimeInSeconds, in minutes (1 to 7200). Default: 60."""
     image_uri: str | None = None
+    """The processing container image. Default: the model framework's image."""
 
     _instance = field_validator("instance_type")(_check_instance_type)
 
@@ -163,16 +186,32 @@ class TrainingConfig(_Frozen):
     """
 
     instance_type: str = "ml.m5.xlarge"
+    """The training instance type (SageMaker's TrainingInstanceType list). Default: ml.m5.xlarge."""
     instance_count: int = Field(default=1, ge=1, le=100)
+    """Number of training instances, 1 to 100. Default: 1."""
     volume_size_gib: int = Field(default=30, ge=1, le=16384)
+    """Size of each training instance's encrypted EBS volume, in GiB (1 to 16384). Default: 30."""
     max_runtime_minutes: int = Field(default=120, ge=1, le=28 * 24 * 60)
+    """StoppingCondition.MaxRuntimeInSeconds, in minutes (1 to 40320): SageMaker stops the job after it. Default: 120.
+
     spot: bool = False
+    """Managed spot training, with checkpoints in the artifact bucket. Default: false (on-demand)."""
     max_wait_minutes: int | None = Field(default=None, ge=1, le=28 * 24 * 60)
+    """Spot only: StoppingCondition.MaxWaitTimeInSeconds in minutes, at least max_runtime_minutes. Default: twice
+    max_runtime_minutes."""
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Passed to the training job as HyperParameters (strings). The built-in XGBoost algorithm needs num_round (and
+    num_class for multi:softmax/softprob). Default: none."""
     entry_point: str | None = None
+    """Script mode: the training script in the model's src/ folder (e.g. train.py). Leave out for a built-in algorithm
+    (xgboost). Required for sklearn, pytorch, tensorflow."""
     metric_definitions: dict[str, str] = Field(default_factory=dict)
+    """Script mode: metric name -> regex on the training log (SageMaker MetricDefinitions); a training-metrics quality
+    gate reads these. Default: none."""
     network_isolation: bool = False
+    """EnableNetworkIsolation: the training container gets no network access. Default: false."""
     inter_container_encryption: bool = False
+    """EnableInterContainerTrafficEncryption between training instances. Default: false."""
 
     _instance = field_validator("instance_type")(_check_instance_type)
 
@@ -195,9 +234,13 @@ class DataConfig(_Frozen):
     ``train`` and ``validation`` as sub-prefixes. ``bucket`` names an existing bucket instead."""
 
     bucket: str | None = None
+    """An existing bucket holding the training data. Default: the platform's artifact bucket."""
     prefix: str | None = None
+    """The key prefix of the data; each channel is a sub-prefix. Default: <model>/data/."""
     channels: tuple[str, ...] = ("train", "validation")
+    """The training job's input channels, each read from <prefix><channel>/. Default: [train, validation]."""
     content_type: str = "text/csv"
+    """The MIME type of the training data (ContentType of each channel). Default: text/csv."""
 
 
 class Comparison(str, enum.Enum):
@@ -211,8 +254,12 @@ class MetricThreshold(_Frozen):
     """One quality-gate rule: ``metric`` compared with ``threshold`` (default comparison ``>=``)."""
 
     metric: str
+    """The metric name: a training metric (e.g. validation:auc) or a key of evaluation.json's metrics (e.g.
+    metrics.accuracy). Required."""
     threshold: float
+    """The number the metric is compared with. Required."""
     comparison: Comparison = Comparison.GREATER_THAN_OR_EQUAL
+    """'>=' (default): the metric must be at least the threshold; '<=': at most (for errors such as rmse)."""
 
     @field_validator("metric")
     @classmethod
@@ -238,7 +285,11 @@ class EvaluationConfig(_Frozen):
     """
 
     source: Literal["training_metrics", "evaluation_job"] = "training_metrics"
+    """training_metrics (default): the gate reads the training job's final metrics; evaluation_job: a processing job
+    runs job.script, which writes evaluation.json."""
     job: ProcessingConfig | None = None
+    """The evaluation processing job (script, instance_type, ...). Required when source is evaluation_job. Default:
+    none."""
 
     @model_validator(mode="after")
     def _job_needed(self) -> EvaluationConfig:
@@ -252,10 +303,15 @@ class AutoscalingConfig(_Frozen):
     invocations per instance per minute, 5 minutes scale-in and 1 minute scale-out cooldown."""
 
     min_capacity: int = Field(default=1, ge=1)
+    """Fewest instances, at least 1. Default: 1."""
     max_capacity: int = Field(default=4, ge=1)
+    """Most instances, at least min_capacity. Default: 4."""
     target_invocations_per_instance: int = Field(default=200, ge=1)
+    """Target value of SageMakerVariantInvocationsPerInstance (invocations per instance per minute). Default: 200."""
     scale_in_cooldown_seconds: int = Field(default=300, ge=0)
+    """Cooldown after a scale-in activity before the next, in seconds. Default: 300."""
     scale_out_cooldown_seconds: int = Field(default=60, ge=0)
+    """Cooldown after a scale-out activity before the next, in seconds. Default: 60."""
 
     @model_validator(mode="after")
     def _range(self) -> AutoscalingConfig:
@@ -306,14 +362,27 @@ class TrafficShiftingConfig(_Frozen):
     """
 
     type: TrafficShiftingType = TrafficShiftingType.ALL_AT_ONCE
+    """all_at_once (default), canary, linear (blue/green with a second fleet) or rolling (RollingUpdatePolicy, in
+    place)."""
     size_type: SizeType = SizeType.PERCENT
+    """How canary, linear steps and rolling batches are sized: percent (CAPACITY_PERCENT, default) or instance_count
+    (INSTANCE_COUNT)."""
     size_percent: int = Field(default=10, ge=1, le=50)
+    """Size of the canary, linear step or rolling batch in percent of the instances (canary 1-50, linear 10-50, rolling
+    5-50). Default: 10."""
     size_instances: int | None = Field(default=None, ge=1)
+    """With size_type: instance_count, the size in instances. Default: none."""
     wait_minutes: int = Field(default=5, ge=0, le=60)
+    """Minutes between canary/linear steps or rolling batches (WaitIntervalInSeconds), 0 to 60. Default: 5."""
     bake_minutes: int = Field(default=10, ge=0, le=180)
+    """Blue/green only: minutes the old fleet is kept after the shift (TerminationWaitInSeconds), 0 to 180. Default:
+    10."""
     max_execution_timeout_minutes: int | None = Field(default=None, ge=10, le=480)
+    """Rolling only: MaximumExecutionTimeoutInSeconds in minutes, 10 to 480. Default: none (SageMaker's)."""
     rollback_size_percent: int | None = Field(default=None, ge=1, le=100)
+    """Rolling only: rollback batch size in percent of the instances. Default: all of the old capacity at once."""
     rollback_size_instances: int | None = Field(default=None, ge=1)
+    """Rolling only: rollback batch size in instances. Default: all of the old capacity at once."""
 
     @model_validator(mode="after")
     def _sizes(self) -> TrafficShiftingConfig:
@@ -419,12 +488,20 @@ class AsyncInferenceConfig(_Frozen):
     """
 
     output_prefix: str | None = None
+    """Key prefix of the answers in the artifact bucket, ending in '/'. Default: <model>/async/<stage>/output/."""
     failure_prefix: str | None = None
+    """Key prefix of the failure records, ending in '/'; differs from output_prefix. Default:
+    <model>/async/<stage>/failures/."""
     input_prefix: str | None = None
+    """Key prefix the hosting role reads request payloads from, ending in '/'. Default: <model>/async/<stage>/input/."""
     max_concurrent_invocations_per_instance: int = Field(default=4, ge=1, le=1000)
+    """Requests each instance works on at once, 1 to 1000. Default: 4."""
     notify: bool = True
+    """Success and error SNS topics, encrypted with the platform key. Default: true."""
     scale_to_zero: bool = True
+    """Autoscale from 0 instances on ApproximateBacklogSizePerInstance. Default: true."""
     target_backlog_per_instance: int = Field(default=5, ge=1)
+    """Target queued requests per instance when scaling to zero. Default: 5."""
 
     _prefix = field_validator("output_prefix", "failure_prefix", "input_prefix")(_check_prefix)
 
@@ -471,17 +548,38 @@ class EndpointVariantConfig(_Frozen):
     """
 
     serverless: bool = False
+    """Host on SageMaker Serverless Inference (no instances, no cost while idle). Default: false (staging's default:
+    true)."""
     memory_mb: int = 2048
+    """Serverless only: memory of each serverless instance in MB, one of 1024 to 6144 in steps of 1024. Default: 2048.
+
     max_concurrency: int = Field(default=5, ge=1, le=200)
+    """Serverless only: the most concurrent invocations, 1 to 200. Default: 5."""
     provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
+    """Serverless only: warm instances kept against cold starts, at most max_concurrency. Default: none."""
     instance_type: str = "ml.m5.large"
+    """Instance endpoints: the hosting instance type (SageMaker's ProductionVariantInstanceType list). Default:
+    ml.m5.large."""
     instance_count: int = Field(default=1, ge=1)
+    """Instance endpoints: the initial instance count. Default: 1."""
     autoscaling: AutoscalingConfig | None = None
+    """Instance endpoints: target-tracking autoscaling on invocations per instance. Default: none (fixed
+    instance_count)."""
     traffic_shifting: TrafficShiftingConfig = Field(default_factory=TrafficShiftingConfig)
+    """Instance endpoints: how a new model is rolled out (blue/green all at once, canary, linear, or rolling). Default:
+    all at once with a 10 minute bake."""
     rollback_alarm_names: tuple[str, ...] = ()
+    """Names of existing CloudWatch alarms that roll a deployment back, besides the endpoint's own three. Instance
+    endpoints only. Default: none."""
     async_inference: AsyncInferenceConfig | None = None
+    """Production instance endpoints: SageMaker Asynchronous Inference (requests and answers in S3). Default: none
+    (real-time)."""
     account: str | None = None
+    """Production only: the 12-digit AWS account to deploy the endpoint stack into (bootstrapped with cdk bootstrap
+    --trust <pipeline account>). Default: the pipeline's account."""
     region: str | None = None
+    """Production only: the AWS region to deploy the endpoint stack into; must be a region SageMaker is offered in.
+    Default: the pipeline's region."""
 
     _instance = field_validator("instance_type")(_check_instance_type)
 
@@ -598,7 +696,9 @@ class DataCaptureConfig(_Frozen):
     """Request/response capture to the encrypted artifact bucket. Default: off; when on, 20 percent."""
 
     enabled: bool = False
+    """Capture requests and responses to s3://<artifact bucket>/<model>/data-capture/<stage>/. Default: false."""
     sampling_percent: int = Field(default=20, ge=1, le=100)
+    """Percent of requests captured, 1 to 100. Default: 20."""
 
 
 class EndpointsConfig(_Frozen):
@@ -618,9 +718,14 @@ class EndpointsConfig(_Frozen):
     """
 
     staging: EndpointVariantConfig = Field(default_factory=lambda: EndpointVariantConfig(serverless=True))
+    """The staging endpoint, in the pipeline's account and region (the smoke test invokes it). Default: serverless,
+    2048 MB."""
     production: EndpointVariantConfig = Field(default_factory=EndpointVariantConfig)
+    """The production endpoint, deployed after manual approval. Default: one ml.m5.large, blue/green all at once."""
     data_capture: DataCaptureConfig = Field(default_factory=DataCaptureConfig)
+    """Capture of requests and responses to the encrypted artifact bucket. Default: off."""
     content_type: str = "text/csv"
+    """The MIME type the endpoints' model expects. Default: text/csv."""
 
     @model_validator(mode="after")
     def _staging_in_pipeline_account(self) -> EndpointsConfig:
@@ -650,8 +755,11 @@ class SmokeTestConfig(_Frozen):
     the test passes when the endpoint answers within ``max_latency_ms`` (default 3000)."""
 
     payload: str = "0,0,0,0"
+    """The request body sent to the staging endpoint. Default: 0,0,0,0."""
     content_type: str = "text/csv"
+    """ContentType of the smoke-test request. Default: text/csv."""
     max_latency_ms: int = Field(default=3000, ge=1)
+    """The test fails when the endpoint takes longer, in milliseconds. Default: 3000."""
 
 
 SCHEDULE_PATTERN = re.compile(
@@ -689,11 +797,17 @@ class DriftConfig(_Frozen):
     """
 
     schedule: str = "rate(1 day)"
+    """EventBridge Scheduler expression of the check: rate(...), cron(...) or at(...). Default: rate(1 day)."""
     script: str = "drift.py"
+    """The drift script in the model's src/ folder; writes {"drift_score": <number>}. Default: drift.py."""
     instance_type: str = "ml.m5.large"
+    """The processing instance type of the check (SageMaker's ProcessingInstanceType list). Default: ml.m5.large."""
     threshold: float = Field(default=0.2, gt=0)
+    """The alarm fires when the published DriftScore exceeds it (a number > 0). Default: 0.2."""
     retrain_on_drift: bool = False
+    """Also start the pipeline when the drift alarm fires. Default: false."""
     retrain_schedule: str | None = None
+    """An EventBridge Scheduler expression that starts the pipeline periodically, e.g. rate(7 days). Default: none."""
 
     _instance = field_validator("instance_type")(_check_instance_type)
 
@@ -750,18 +864,34 @@ class BatchConfig(_Frozen):
     """
 
     input_prefix: str | None = None
+    """Key prefix of the data to score in the data bucket, ending in '/'. Default: <model>/batch/input/."""
     output_prefix: str | None = None
+    """Key prefix of the results in the artifact bucket (a folder per run), ending in '/'. Default:
+    <model>/batch/output/."""
     instance_type: str = "ml.m5.large"
+    """The transform instance type (SageMaker's TransformInstanceType list). Default: ml.m5.large."""
     instance_count: int = Field(default=1, ge=1, le=100)
+    """Number of transform instances, 1 to 100. Default: 1."""
     content_type: str | None = None
+    """MIME type of the input (TransformInput.ContentType). Default: data.content_type."""
     accept: str | None = None
+    """MIME type of the output (TransformOutput.Accept). Default: the content type."""
     split_type: SplitType = "Line"
+    """How input files are split into records: Line (default), None, RecordIO or TFRecord."""
     batch_strategy: BatchStrategy = "MultiRecord"
+    """MultiRecord (default): as many records per request as max_payload_mb allows; SingleRecord: one."""
     assemble_with: AssembleWith = "Line"
+    """Line (default): a result line per record; None: results concatenated."""
     max_payload_mb: int = Field(default=6, ge=0, le=MAX_TRANSFORM_PAYLOAD_MB)
+    """MaxPayloadInMB of each request, 0 to 100. Default: 6."""
     max_concurrent_transforms: int | None = Field(default=None, ge=1)
+    """MaxConcurrentTransforms per instance; times max_payload_mb at most 100. Default: none (SageMaker's choice)."""
     schedule: str | None = None
+    """An EventBridge Scheduler expression that also runs the transform with the newest Approved package, e.g. rate(1
+    day). Default: none."""
     date_partition: bool = False
+    """Each run scores only <input_prefix><YYYY-MM-DD>/, the UTC date it starts. Default: false (everything under the
+    prefix)."""
 
     _instance = field_validator("instance_type")(_check_instance_type)
     _prefix = field_validator("input_prefix", "output_prefix")(_check_prefix)
@@ -799,6 +929,22 @@ _ENDPOINT_ONLY_SECTIONS = {
 }
 
 
+class PipelineConfig(_Frozen):
+    """How the pipeline itself follows the repository.
+
+    ``self_update`` (default false): an ``UpdatePipeline`` stage right after Source deploys this
+    model's stacks from the pushed commit with the CDK CLI (``Mlops-<name>-*``, through the CDK
+    bootstrap roles), so a changed ``model.yaml`` is applied by the push alone. Off by default because
+    the pipeline then holds deploy rights; without it, a pushed change fails the build until someone
+    runs ``npx cdk deploy "Mlops-<name>-*"``.
+    """
+
+    self_update: bool = Field(
+        default=False,
+        description="Deploy this model's stacks from each pushed commit before building (needs CDK deploy rights).",
+    )
+
+
 class ModelConfig(_Frozen):
     """One model: everything its pipeline, workflow and endpoints need.
 
@@ -809,21 +955,48 @@ class ModelConfig(_Frozen):
     """
 
     name: str
+    """The model's name: 1 to 20 lowercase letters, digits or hyphens, starting with a letter. Names the stacks
+    (Mlops-<name>-Pipeline, -Staging, -Production), prefixes the SageMaker job, model and endpoint names, and must
+    equal the model's folder name. Required."""
     description: str = ""
+    """Free text describing the model, shown in the stack descriptions. Default: empty."""
     source: SourceConfig
+    """The repository whose pushes start the pipeline (CodeConnections, CodeCommit or S3). Required."""
     framework: FrameworkConfig
+    """The training and serving container: a framework SageMaker publishes images for, or your own image. Required."""
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    """The SageMaker training job. Default: one ml.m5.xlarge, 30 GiB volume, 2 hours, on-demand."""
     data: DataConfig = Field(default_factory=DataConfig)
+    """Where the training data lives in S3. Default: s3://<artifact bucket>/<model>/data/ with channels train and
+    validation."""
     preprocessing: ProcessingConfig | None = None
+    """An optional SageMaker processing job run before training (a script from src/). Default: none."""
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    """Where the quality gate reads its metrics: the training job's final metrics (default) or an evaluation processing
+    job."""
     quality_gate: tuple[MetricThreshold, ...] = ()
+    """Rules a trained model must pass before it is registered for approval: each compares a metric with a threshold.
+    Default: none (every model passes)."""
     endpoints: EndpointsConfig = Field(default_factory=EndpointsConfig)
+    """The staging and production SageMaker endpoints. Default: serverless staging, production on one ml.m5.large."""
     smoke_test: SmokeTestConfig = Field(default_factory=SmokeTestConfig)
+    """The request sent to the staging endpoint after each deploy. Default: one CSV row of zeros, 3000 ms limit."""
     notification_email: str | None = None
+    """Email address subscribed to the model's SNS topic (manual approvals, failures, alarms). Default: none; validate
+    warns, since nobody is told otherwise."""
     pipeline_class: str | None = None
+    """'<file>.py:<ClassName>' relative to the model's folder: an MlPipeline subclass that overrides workflow hooks.
+    Default: MlPipeline."""
     drift: DriftConfig | None = None
+    """A scheduled drift check of the production endpoint's captured inputs, with optional retraining. Default: none
+    (needs endpoints.data_capture.enabled)."""
     inference: Literal["endpoint", "batch"] = "endpoint"
+    """'endpoint' (default): staging and production endpoints; 'batch': no endpoint, a SageMaker batch transform of new
+    data (see batch)."""
     batch: BatchConfig | None = None
+    """The batch transform of a batch model (inference: batch). Default: the BatchConfig defaults (one ml.m5.large,
+    Line split, MultiRecord)."""
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @field_validator("name")
     @classmethod

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import inspect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import jsii
@@ -21,9 +23,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
+from cdk_mlops.config_drift import DeployedConfig
 from cdk_mlops.constructs import workflow_steps
 from cdk_mlops.constructs.batch_transform_workflow import BatchTransformWorkflow
-from cdk_mlops.constructs.compliance import Justification, justify_wildcards
+from cdk_mlops.constructs.compliance import Justification, allow_publish, justify_wildcards
+from cdk_mlops.constructs.config_check import with_config_check
 from cdk_mlops.constructs.deploy_workflow import (
     MODEL_ARTIFACTS_BUCKET_PARAMETER,
     MODEL_ARTIFACTS_KEY_PARAMETER,
@@ -35,6 +39,8 @@ from cdk_mlops.constructs.explicit_actions import make_actions_explicit
 from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
 from cdk_mlops.constructs.model_source import bind_source
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
+from cdk_mlops.constructs.self_update import STAGE_NAME as UPDATE_STAGE_NAME
+from cdk_mlops.constructs.self_update import SelfUpdate
 from cdk_mlops.constructs.smoke_test_workflow import SmokeTestWorkflow
 from cdk_mlops.constructs.training_workflow import TrainingWorkflow
 from cdk_mlops.constructs.workflow_context import WorkflowContext
@@ -78,6 +84,12 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     the production stack there (see ``RegionalRollout``); the model package group then grants no
     other account anything, since no endpoint reads the package outside this region.
 
+    The build first checks the pushed ``model.yaml`` (and ``pipeline_class`` file) against the
+    configuration this pipeline was synthesized from, and fails with the changed fields when they
+    differ (see ``config_check``). ``self_update`` (default: ``pipeline.self_update`` of the config,
+    false) adds the ``UpdatePipeline`` stage after Source (``self_update``: a ``SelfUpdate``, else
+    None), which deploys the model's stacks from the pushed commit.
+
     Every step comes from a method a subclass may override: ``preprocessing_step``,
     ``training_step`` (abstract here; ``MlPipeline`` implements it from the config),
     ``evaluation_step``, ``quality_gate``, ``registration_step``, ``build_spec``, ``smoke_test``,
@@ -108,6 +120,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         network: JobNetworkConfig | None = None,
         cloudformation_role: iam.IRole | None = None,
         production_replica_stack_name: str | None = None,
+        self_update: bool | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.model = model
@@ -149,8 +162,10 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             model_path=model.source.path or "",
             artifact_bucket=artifact_bucket,
             encryption_key=encryption_key,
-            build_spec=self.build_spec(),
+            build_spec=self._checked_build_spec(),
         )
+        allow_publish(self.build.project, notification_topic, encryption_key)
+        self.self_update = self._self_update(model.pipeline.self_update if self_update is None else self_update)
         if data_bucket is None and model.data.bucket:
             data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", model.data.bucket)
         self.training = TrainingWorkflow(
@@ -366,6 +381,44 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
 
     # ---- pipeline ----------------------------------------------------------------------------------
 
+    def _checked_build_spec(self) -> dict[str, Any]:
+        """``build_spec()`` with the configuration check first (``config_check``): the build fails when
+        the pushed model.yaml or pipeline class differs from what this pipeline was synthesized from."""
+        folder = (self.model.source.path or "").strip("/")
+        # The file model.yaml's pipeline_class names, when this pipeline is that class (not a class
+        # passed from Python with a config that names another).
+        reference = self.model.pipeline_class
+        class_file = inspect.getsourcefile(type(self)) if reference else None
+        if class_file is not None and reference and Path(class_file).name != reference.partition(":")[0]:
+            class_file = None
+        return with_config_check(
+            self.build_spec(),
+            model_name=self.model.name,
+            model_file=f"{folder}/model.yaml" if folder else "model.yaml",
+            record=DeployedConfig.of(self.model, Path(class_file) if class_file else None),
+            topic_arn=self.notification_topic.topic_arn,
+        )
+
+    def _self_update(self, enabled: bool) -> SelfUpdate | None:
+        """The ``UpdatePipeline`` stage's project when ``enabled``, allowed into this model's
+        environments (the pipeline's, and production's account and region)."""
+        if not enabled:
+            return None
+        stack = Stack.of(self)
+        production = self.model.endpoints.production
+        environments = [(stack.account, stack.region)]
+        if self.model.inference != "batch":
+            environments.append((production.account or stack.account, production.region or stack.region))
+        return SelfUpdate(
+            self,
+            "SelfUpdate",
+            model_name=self.model.name,
+            encryption_key=self.encryption_key,
+            environments=environments,
+            # models/<name> in the repository: the app reads models/ (the example app's layout)
+            models_dir=str(Path(self.model.source.path.strip("/")).parent) if self.model.source.path else None,
+        )
+
     def _pipeline(self) -> codepipeline.Pipeline:
         source_output = codepipeline.Artifact("SourceCode")
         source = bind_source(self, self.model.source, source_output)
@@ -393,13 +446,16 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             else (STAGE_NAMES, self._endpoint_release(trained, execution_id))
         )
         stage_actions = [source.action, build, train, *release]
+        if self.self_update is not None:  # UpdatePipeline right after Source
+            stage_names = (stage_names[0], UPDATE_STAGE_NAME, *stage_names[1:])
+            stage_actions.insert(1, self.self_update.action(source_output, execution_id))
         pipeline = codepipeline.Pipeline(
             self,
             "Resource",
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.QUEUED,
             artifact_bucket=self.artifact_bucket,
-            restart_execution_on_update=False,
+            restart_execution_on_update=self.self_update is not None,
             stages=[
                 codepipeline.StageProps(stage_name=name, actions=[action])
                 for name, action in zip(stage_names, stage_actions, strict=True)
@@ -409,6 +465,14 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         # aws-cdk-lib grants the pipeline, its action roles and the build read/write on the artifact store
         # with wildcard actions (s3:GetObject*, kms:GenerateDataKey*, ...); make them explicit.
         make_actions_explicit(pipeline, self.build)
+        if self.self_update is not None:
+            self.self_update.bind(pipeline)
+            make_actions_explicit(self.self_update)
+            justify_wildcards(
+                self.self_update,
+                [Justification("Resource::{bucket}/*", "Pipeline artifacts are stored under generated keys.")],
+                values={"bucket": self.artifact_bucket.bucket_arn},
+            )
         justify_wildcards(
             pipeline,
             [

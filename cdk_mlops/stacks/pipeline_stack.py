@@ -34,7 +34,8 @@ class ModelPipelineStack(Stack):
 
     ``network`` (default none) runs the SageMaker processing and training jobs in VPC subnets with
     security groups, with optional network isolation and inter-container traffic encryption.
-    ``production_replica_stack_name``: see ``MlPipelineBase`` (production in another region)."""
+    ``production_replica_stack_name``: see ``MlPipelineBase`` (production in another region).
+    ``self_update`` (default: ``pipeline.self_update`` of the config): see ``MlPipelineBase``."""
 
     def __init__(
         self,
@@ -49,6 +50,7 @@ class ModelPipelineStack(Stack):
         pipeline_class: type[MlPipelineBase] = MlPipeline,
         network: JobNetworkConfig | None = None,
         production_replica_stack_name: str | None = None,
+        self_update: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -66,6 +68,7 @@ class ModelPipelineStack(Stack):
             production_stack_name=production_stack_name,
             network=network,
             production_replica_stack_name=production_replica_stack_name,
+            self_update=self_update,
         )
         pipeline = self.pipeline
         self.training_failed_alarm = cloudwatch.Alarm(

@@ -11,6 +11,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+import yaml
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
@@ -21,7 +22,7 @@ from cdk_mlops.constructs.sagemaker_tasks import S3Channel, TrainingJobTask
 from cdk_mlops.constructs.workflow_context import RunPaths, WorkflowContext
 from cdk_mlops.constructs.workflow_steps import Step
 from cdk_mlops.stacks.pipeline_stack import ModelPipelineStack
-from cdk_mlops_testing import ACCOUNT, BUCKET_ARN, KEY_ARN, MODELS_DIR, REGION, definition, state_machine
+from cdk_mlops_testing import ACCOUNT, BUCKET_ARN, KEY_ARN, MODELS_DIR, REGION, definition, render, state_machine
 
 IRIS_FILE = MODELS_DIR / "iris-sklearn" / "model.yaml"
 GATE_STATES = {
@@ -116,7 +117,19 @@ def test_iris_pipeline_stack_differs_from_the_plain_one_only_in_the_training_def
     base_definition = definition(templates["base"], "MlPipelineTraining")
     iris_definition = definition(templates["iris"], "MlPipelineTraining")
 
-    assert differing_resources(templates["base"], templates["iris"]) == {"MlPipelineTrainingE4186D57"}
+    # ... and the build's record of the pipeline class file it checks pushes against (test_config_drift.py)
+    assert differing_resources(templates["base"], templates["iris"]) == {
+        "MlPipelineTrainingE4186D57",
+        "MlPipelineBuild038624F3",
+    }
+    base_build, iris_build = (
+        render(templates[name]["Resources"]["MlPipelineBuild038624F3"]["Properties"]["Source"]["BuildSpec"])
+        for name in ("base", "iris")
+    )
+    iris_spec, base_spec = yaml.safe_load(iris_build), yaml.safe_load(base_build)
+    assert len(iris_spec["env"]["variables"].pop("CDK_MLOPS_PIPELINE_CLASS_SHA256")) == 64
+    assert base_spec["env"]["variables"].pop("CDK_MLOPS_PIPELINE_CLASS_SHA256") == ""
+    assert iris_spec == base_spec
     assert {key: value for key, value in base_definition.items() if key != "States"} == {
         key: value for key, value in iris_definition.items() if key != "States"
     }
