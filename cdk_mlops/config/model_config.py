@@ -36,7 +36,8 @@ class FieldError(ValueError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The docstring under each field is its description (in the JSON Schema: ``cdk-mlops schema``).
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 def _check_instance_type(value: str) -> str:
@@ -77,14 +78,16 @@ class SourceConfig(_Frozen):
     """Where the model's code lives: codeconnections (GitHub, GitLab, Bitbucket; default), codecommit or s3."""
     connection_arn: str | None = None
     """The CodeConnections connection ARN (arn:aws:codeconnections:<region>:<account>:connection/<id>). Required for
-    codeconnections. Default: none."""
+    codeconnections. Default: none.
+    """
     repository: str | None = None
     """'owner/repo' for codeconnections, a CodeCommit repository name for codecommit. Default: none."""
     branch: str = "main"
     """The branch whose pushes start the pipeline. Default: main."""
     path: str | None = None
     """The model's folder relative to the repository root (e.g. models/churn-xgb): the build runs there and only pushes
-    touching it start this pipeline. Must end in the model's folder. Default: the whole repository."""
+    touching it start this pipeline. Must end in the model's folder. Default: the whole repository.
+    """
     create_repository: bool = False
     """CodeCommit only: create the repository in the pipeline stack instead of using an existing one. Default: false."""
     bucket: str | None = None
@@ -125,15 +128,18 @@ class FrameworkConfig(_Frozen):
 
     name: str
     """xgboost, sklearn, pytorch or tensorflow (images looked up in the SageMaker SDK's catalogue), or custom with
-    image_uri. Required."""
+    image_uri. Required.
+    """
     version: str | None = None
     """The framework version as SageMaker names its images, e.g. 1.7-1 for xgboost, 1.2-1 for sklearn. Required unless
-    image_uri is set."""
+    image_uri is set.
+    """
     py_version: str = "py3"
     """The Python version tag of the framework image, e.g. py310. Default: py3."""
     image_uri: str | None = None
     """An ECR image URI to train and serve with instead of the framework's image. Required for name: custom. Default:
-    none."""
+    none.
+    """
 
     @model_validator(mode="after")
     def _known_framework(self) -> FrameworkConfig:
@@ -193,21 +199,25 @@ class TrainingConfig(_Frozen):
     """Size of each training instance's encrypted EBS volume, in GiB (1 to 16384). Default: 30."""
     max_runtime_minutes: int = Field(default=120, ge=1, le=28 * 24 * 60)
     """StoppingCondition.MaxRuntimeInSeconds, in minutes (1 to 40320): SageMaker stops the job after it. Default: 120.
-
+    """
     spot: bool = False
     """Managed spot training, with checkpoints in the artifact bucket. Default: false (on-demand)."""
     max_wait_minutes: int | None = Field(default=None, ge=1, le=28 * 24 * 60)
     """Spot only: StoppingCondition.MaxWaitTimeInSeconds in minutes, at least max_runtime_minutes. Default: twice
-    max_runtime_minutes."""
+    max_runtime_minutes.
+    """
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     """Passed to the training job as HyperParameters (strings). The built-in XGBoost algorithm needs num_round (and
-    num_class for multi:softmax/softprob). Default: none."""
+    num_class for multi:softmax/softprob). Default: none.
+    """
     entry_point: str | None = None
     """Script mode: the training script in the model's src/ folder (e.g. train.py). Leave out for a built-in algorithm
-    (xgboost). Required for sklearn, pytorch, tensorflow."""
+    (xgboost). Required for sklearn, pytorch, tensorflow.
+    """
     metric_definitions: dict[str, str] = Field(default_factory=dict)
     """Script mode: metric name -> regex on the training log (SageMaker MetricDefinitions); a training-metrics quality
-    gate reads these. Default: none."""
+    gate reads these. Default: none.
+    """
     network_isolation: bool = False
     """EnableNetworkIsolation: the training container gets no network access. Default: false."""
     inter_container_encryption: bool = False
@@ -255,7 +265,8 @@ class MetricThreshold(_Frozen):
 
     metric: str
     """The metric name: a training metric (e.g. validation:auc) or a key of evaluation.json's metrics (e.g.
-    metrics.accuracy). Required."""
+    metrics.accuracy). Required.
+    """
     threshold: float
     """The number the metric is compared with. Required."""
     comparison: Comparison = Comparison.GREATER_THAN_OR_EQUAL
@@ -286,10 +297,12 @@ class EvaluationConfig(_Frozen):
 
     source: Literal["training_metrics", "evaluation_job"] = "training_metrics"
     """training_metrics (default): the gate reads the training job's final metrics; evaluation_job: a processing job
-    runs job.script, which writes evaluation.json."""
+    runs job.script, which writes evaluation.json.
+    """
     job: ProcessingConfig | None = None
     """The evaluation processing job (script, instance_type, ...). Required when source is evaluation_job. Default:
-    none."""
+    none.
+    """
 
     @model_validator(mode="after")
     def _job_needed(self) -> EvaluationConfig:
@@ -363,20 +376,24 @@ class TrafficShiftingConfig(_Frozen):
 
     type: TrafficShiftingType = TrafficShiftingType.ALL_AT_ONCE
     """all_at_once (default), canary, linear (blue/green with a second fleet) or rolling (RollingUpdatePolicy, in
-    place)."""
+    place).
+    """
     size_type: SizeType = SizeType.PERCENT
     """How canary, linear steps and rolling batches are sized: percent (CAPACITY_PERCENT, default) or instance_count
-    (INSTANCE_COUNT)."""
+    (INSTANCE_COUNT).
+    """
     size_percent: int = Field(default=10, ge=1, le=50)
     """Size of the canary, linear step or rolling batch in percent of the instances (canary 1-50, linear 10-50, rolling
-    5-50). Default: 10."""
+    5-50). Default: 10.
+    """
     size_instances: int | None = Field(default=None, ge=1)
     """With size_type: instance_count, the size in instances. Default: none."""
     wait_minutes: int = Field(default=5, ge=0, le=60)
     """Minutes between canary/linear steps or rolling batches (WaitIntervalInSeconds), 0 to 60. Default: 5."""
     bake_minutes: int = Field(default=10, ge=0, le=180)
     """Blue/green only: minutes the old fleet is kept after the shift (TerminationWaitInSeconds), 0 to 180. Default:
-    10."""
+    10.
+    """
     max_execution_timeout_minutes: int | None = Field(default=None, ge=10, le=480)
     """Rolling only: MaximumExecutionTimeoutInSeconds in minutes, 10 to 480. Default: none (SageMaker's)."""
     rollback_size_percent: int | None = Field(default=None, ge=1, le=100)
@@ -491,7 +508,8 @@ class AsyncInferenceConfig(_Frozen):
     """Key prefix of the answers in the artifact bucket, ending in '/'. Default: <model>/async/<stage>/output/."""
     failure_prefix: str | None = None
     """Key prefix of the failure records, ending in '/'; differs from output_prefix. Default:
-    <model>/async/<stage>/failures/."""
+    <model>/async/<stage>/failures/.
+    """
     input_prefix: str | None = None
     """Key prefix the hosting role reads request payloads from, ending in '/'. Default: <model>/async/<stage>/input/."""
     max_concurrent_invocations_per_instance: int = Field(default=4, ge=1, le=1000)
@@ -549,37 +567,45 @@ class EndpointVariantConfig(_Frozen):
 
     serverless: bool = False
     """Host on SageMaker Serverless Inference (no instances, no cost while idle). Default: false (staging's default:
-    true)."""
+    true).
+    """
     memory_mb: int = 2048
     """Serverless only: memory of each serverless instance in MB, one of 1024 to 6144 in steps of 1024. Default: 2048.
-
+    """
     max_concurrency: int = Field(default=5, ge=1, le=200)
     """Serverless only: the most concurrent invocations, 1 to 200. Default: 5."""
     provisioned_concurrency: int | None = Field(default=None, ge=1, le=200)
     """Serverless only: warm instances kept against cold starts, at most max_concurrency. Default: none."""
     instance_type: str = "ml.m5.large"
     """Instance endpoints: the hosting instance type (SageMaker's ProductionVariantInstanceType list). Default:
-    ml.m5.large."""
+    ml.m5.large.
+    """
     instance_count: int = Field(default=1, ge=1)
     """Instance endpoints: the initial instance count. Default: 1."""
     autoscaling: AutoscalingConfig | None = None
     """Instance endpoints: target-tracking autoscaling on invocations per instance. Default: none (fixed
-    instance_count)."""
+    instance_count).
+    """
     traffic_shifting: TrafficShiftingConfig = Field(default_factory=TrafficShiftingConfig)
     """Instance endpoints: how a new model is rolled out (blue/green all at once, canary, linear, or rolling). Default:
-    all at once with a 10 minute bake."""
+    all at once with a 10 minute bake.
+    """
     rollback_alarm_names: tuple[str, ...] = ()
     """Names of existing CloudWatch alarms that roll a deployment back, besides the endpoint's own three. Instance
-    endpoints only. Default: none."""
+    endpoints only. Default: none.
+    """
     async_inference: AsyncInferenceConfig | None = None
     """Production instance endpoints: SageMaker Asynchronous Inference (requests and answers in S3). Default: none
-    (real-time)."""
+    (real-time).
+    """
     account: str | None = None
     """Production only: the 12-digit AWS account to deploy the endpoint stack into (bootstrapped with cdk bootstrap
-    --trust <pipeline account>). Default: the pipeline's account."""
+    --trust <pipeline account>). Default: the pipeline's account.
+    """
     region: str | None = None
     """Production only: the AWS region to deploy the endpoint stack into; must be a region SageMaker is offered in.
-    Default: the pipeline's region."""
+    Default: the pipeline's region.
+    """
 
     _instance = field_validator("instance_type")(_check_instance_type)
 
@@ -719,7 +745,8 @@ class EndpointsConfig(_Frozen):
 
     staging: EndpointVariantConfig = Field(default_factory=lambda: EndpointVariantConfig(serverless=True))
     """The staging endpoint, in the pipeline's account and region (the smoke test invokes it). Default: serverless,
-    2048 MB."""
+    2048 MB.
+    """
     production: EndpointVariantConfig = Field(default_factory=EndpointVariantConfig)
     """The production endpoint, deployed after manual approval. Default: one ml.m5.large, blue/green all at once."""
     data_capture: DataCaptureConfig = Field(default_factory=DataCaptureConfig)
@@ -867,7 +894,8 @@ class BatchConfig(_Frozen):
     """Key prefix of the data to score in the data bucket, ending in '/'. Default: <model>/batch/input/."""
     output_prefix: str | None = None
     """Key prefix of the results in the artifact bucket (a folder per run), ending in '/'. Default:
-    <model>/batch/output/."""
+    <model>/batch/output/.
+    """
     instance_type: str = "ml.m5.large"
     """The transform instance type (SageMaker's TransformInstanceType list). Default: ml.m5.large."""
     instance_count: int = Field(default=1, ge=1, le=100)
@@ -888,10 +916,12 @@ class BatchConfig(_Frozen):
     """MaxConcurrentTransforms per instance; times max_payload_mb at most 100. Default: none (SageMaker's choice)."""
     schedule: str | None = None
     """An EventBridge Scheduler expression that also runs the transform with the newest Approved package, e.g. rate(1
-    day). Default: none."""
+    day). Default: none.
+    """
     date_partition: bool = False
     """Each run scores only <input_prefix><YYYY-MM-DD>/, the UTC date it starts. Default: false (everything under the
-    prefix)."""
+    prefix).
+    """
 
     _instance = field_validator("instance_type")(_check_instance_type)
     _prefix = field_validator("input_prefix", "output_prefix")(_check_prefix)
@@ -957,7 +987,8 @@ class ModelConfig(_Frozen):
     name: str
     """The model's name: 1 to 20 lowercase letters, digits or hyphens, starting with a letter. Names the stacks
     (Mlops-<name>-Pipeline, -Staging, -Production), prefixes the SageMaker job, model and endpoint names, and must
-    equal the model's folder name. Required."""
+    equal the model's folder name. Required.
+    """
     description: str = ""
     """Free text describing the model, shown in the stack descriptions. Default: empty."""
     source: SourceConfig
@@ -968,34 +999,42 @@ class ModelConfig(_Frozen):
     """The SageMaker training job. Default: one ml.m5.xlarge, 30 GiB volume, 2 hours, on-demand."""
     data: DataConfig = Field(default_factory=DataConfig)
     """Where the training data lives in S3. Default: s3://<artifact bucket>/<model>/data/ with channels train and
-    validation."""
+    validation.
+    """
     preprocessing: ProcessingConfig | None = None
     """An optional SageMaker processing job run before training (a script from src/). Default: none."""
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     """Where the quality gate reads its metrics: the training job's final metrics (default) or an evaluation processing
-    job."""
+    job.
+    """
     quality_gate: tuple[MetricThreshold, ...] = ()
     """Rules a trained model must pass before it is registered for approval: each compares a metric with a threshold.
-    Default: none (every model passes)."""
+    Default: none (every model passes).
+    """
     endpoints: EndpointsConfig = Field(default_factory=EndpointsConfig)
     """The staging and production SageMaker endpoints. Default: serverless staging, production on one ml.m5.large."""
     smoke_test: SmokeTestConfig = Field(default_factory=SmokeTestConfig)
     """The request sent to the staging endpoint after each deploy. Default: one CSV row of zeros, 3000 ms limit."""
     notification_email: str | None = None
     """Email address subscribed to the model's SNS topic (manual approvals, failures, alarms). Default: none; validate
-    warns, since nobody is told otherwise."""
+    warns, since nobody is told otherwise.
+    """
     pipeline_class: str | None = None
     """'<file>.py:<ClassName>' relative to the model's folder: an MlPipeline subclass that overrides workflow hooks.
-    Default: MlPipeline."""
+    Default: MlPipeline.
+    """
     drift: DriftConfig | None = None
     """A scheduled drift check of the production endpoint's captured inputs, with optional retraining. Default: none
-    (needs endpoints.data_capture.enabled)."""
+    (needs endpoints.data_capture.enabled).
+    """
     inference: Literal["endpoint", "batch"] = "endpoint"
     """'endpoint' (default): staging and production endpoints; 'batch': no endpoint, a SageMaker batch transform of new
-    data (see batch)."""
+    data (see batch).
+    """
     batch: BatchConfig | None = None
     """The batch transform of a batch model (inference: batch). Default: the BatchConfig defaults (one ml.m5.large,
-    Line split, MultiRecord)."""
+    Line split, MultiRecord).
+    """
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @field_validator("name")
