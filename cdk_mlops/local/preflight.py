@@ -2,9 +2,9 @@
 would each cost a cloud round trip to find.
 
 - a script model.yaml names (``training.entry_point``, ``preprocessing.script``, ``evaluation.job.script``,
-  ``drift.script``) that is not in the model's ``src/`` folder, which the build stage packages;
-- a ``source.path`` that does not exist, or is not the model's own folder (pushes to it start the
-  pipeline, and the build runs there);
+  ``drift.script``) that is not in the model's ``src/`` folder, which the build stage packages, and a
+  ``source.path`` that is not the model's own folder (pushes to it start the pipeline, and the build
+  runs there): the folder checks of ``cdk-mlops validate`` (:mod:`cdk_mlops.plan`), reused;
 - sample data missing for a channel the run reads (``sample_data/<channel>/``; with preprocessing, any
   file under ``sample_data/``; a batch model's transform input in ``sample_data/batch_input/``);
 - a quality-gate metric the built-in XGBoost algorithm never emits (``validation:acuracy``, or
@@ -15,8 +15,10 @@ Each problem names the file, the field and the value. Pure Python: no synthesis,
 
 from __future__ import annotations
 
+import ast
 import dataclasses
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from cdk_mlops.config.loader import MODEL_FILE_NAME, did_you_mean
@@ -66,53 +68,28 @@ def _files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
 
 
-def _scripts(config: ModelConfig) -> Iterator[tuple[str, str]]:
-    if config.training.entry_point:
-        yield "training.entry_point", config.training.entry_point
-    if config.preprocessing is not None:
-        yield "preprocessing.script", config.preprocessing.script
-    if config.evaluation.job is not None:
-        yield "evaluation.job.script", config.evaluation.job.script
-    if config.drift is not None and config.drift.script:
-        yield "drift.script", config.drift.script
+def folder_problems(model_dir: Path, config: ModelConfig) -> list[PreflightProblem]:
+    """The model's folder name, ``source.path`` and the ``src/`` files model.yaml names: the checks
+    ``cdk-mlops validate`` makes (:mod:`cdk_mlops.plan`), as pre-flight problems."""
+    from cdk_mlops.plan import _folder_problems  # one implementation for validate and run
+
+    path = model_dir / MODEL_FILE_NAME
+    return [_problem(path, text) for text in _folder_problems(path, config)]
 
 
-def script_problems(model_dir: Path, config: ModelConfig) -> list[PreflightProblem]:
-    """Scripts model.yaml names that are not files in ``<model_dir>/src/``."""
-    source = model_dir / SOURCE_FOLDER
-    present = [str(path.relative_to(source)) for path in _files(source)]
-    problems = []
-    for field, script in _scripts(config):
-        if not (source / script).is_file():
-            problems.append(
-                PreflightProblem(
-                    model_dir / MODEL_FILE_NAME,
-                    field,
-                    script,
-                    f"no such file in {source}{did_you_mean(script, present)}",
-                )
-            )
-    return problems
-
-
-def source_path_problems(model_dir: Path, config: ModelConfig) -> list[PreflightProblem]:
-    """``source.path`` must name the model's folder, relative to the repository holding it (some folder
-    above ``model_dir``). A model without a ``source.path`` is the whole repository: nothing to check."""
-    path = config.source.path
-    if path is None:
-        return []
-    folder = model_dir.resolve()
-    relative = Path(path.strip("/"))
-    for root in folder.parents:
-        if (root / relative).resolve() == folder:
-            return []
-    exists = [root / relative for root in folder.parents if (root / relative).is_dir()]
-    reason = (
-        f"is {exists[0]}, not the model's folder {folder}"
-        if exists
-        else f"does not exist above the model's folder {folder} (expected a path ending in {folder.name})"
-    )
-    return [PreflightProblem(model_dir / MODEL_FILE_NAME, "source.path", path, reason)]
+def _problem(path: Path, text: str) -> PreflightProblem:
+    """A plan problem (``<field>: <reason> (got <value>)``) as a :class:`PreflightProblem`."""
+    match = re.fullmatch(r"(?s)([^:]+): (.*?)(?: \(got (.*)\))?", text)
+    if match is None:
+        return PreflightProblem(path, "<file>", None, text)
+    field, reason, got = match.groups()
+    value: object = got
+    if got is not None:
+        try:
+            value = ast.literal_eval(got)
+        except (ValueError, SyntaxError):
+            value = got
+    return PreflightProblem(path, field, value, reason)
 
 
 def sample_data_problems(model_dir: Path, config: ModelConfig) -> list[PreflightProblem]:
@@ -195,8 +172,7 @@ def preflight(model_dir: Path | str, config: ModelConfig) -> list[PreflightProbl
     ``model_dir`` (the folder of its model.yaml) with configuration ``config``; empty when it can run."""
     folder = Path(model_dir)
     return [
-        *source_path_problems(folder, config),
-        *script_problems(folder, config),
+        *folder_problems(folder, config),
         *sample_data_problems(folder, config),
         *builtin_metric_problems(folder, config),
     ]
