@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_REGION",
     "ExecutionResult",
     "ExecutionTimeoutError",
+    "InjectedFault",
     "InvalidDefinitionError",
     "JobKind",
     "JobOutcome",
@@ -54,8 +55,10 @@ __all__ = [
     "LocalEngineError",
     "Notification",
     "SageMakerScript",
+    "StateFault",
     "WaitRecord",
     "check_transitions",
+    "inject_faults",
     "summarize_event",
 ]
 
@@ -123,6 +126,55 @@ class WaitRecord:
     seconds: float
     state_name: str | None
     execution_arn: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StateFault:
+    """A scripted failure of one Task state, without touching the state machine.
+
+    The next time a Task state named ``state_name`` is entered (in the state machine named
+    ``state_machine``, default: any), every attempt of it fails with ``error`` and ``cause`` before the
+    task calls anything: the history shows ``TaskFailed``, a matching ``Retry`` is used up, and the
+    state's ``Catch`` (or the execution's failure) follows, as when the service call itself fails.
+    ``error`` defaults to ``States.TaskFailed``, which a ``Catch`` on ``States.ALL`` or
+    ``States.TaskFailed`` takes.
+    """
+
+    state_name: str
+    error: str = "States.TaskFailed"
+    cause: str = "injected by LocalEngine.fail_state"
+    state_machine: str | None = None
+
+    def matches(self, state_machine: str, state_name: str) -> bool:
+        """True if this fault is for ``state_name`` of ``state_machine``."""
+        return self.state_name == state_name and self.state_machine in (None, state_machine)
+
+
+@dataclasses.dataclass(frozen=True)
+class InjectedFault:
+    """A :class:`StateFault` that took effect: the execution and state it failed."""
+
+    fault: StateFault
+    execution_arn: str
+
+
+_AMBIENT_FAULTS: list[StateFault] = []
+_AMBIENT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def inject_faults(*faults: StateFault) -> Iterator[None]:
+    """Every :class:`LocalEngine` started inside the block begins with ``faults`` scheduled, as if
+    :meth:`LocalEngine.fail_state` had been called on it: for scenario runners that start their own
+    engine (``run_release_scenario``, ``run_training_scenario``...)."""
+    with _AMBIENT_LOCK:
+        _AMBIENT_FAULTS.extend(faults)
+    try:
+        yield
+    finally:
+        with _AMBIENT_LOCK:
+            for fault in faults:
+                _AMBIENT_FAULTS.remove(fault)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,6 +381,9 @@ class LocalEngine:
         self._assumed_roles: list[str] = []
         self._waits: list[WaitRecord] = []
         self._invocations: list[LambdaInvocation] = []
+        self._faults: list[StateFault] = []
+        self._active_faults: dict[tuple[str, str], StateFault] = {}
+        self._injected: list[InjectedFault] = []
         self._clients: dict[tuple[str, str | None, str | None], Any] = {}
         self._stack: contextlib.ExitStack | None = None
 
@@ -355,6 +410,8 @@ class LocalEngine:
             stack.close()
             raise
         self._stack = stack
+        with _AMBIENT_LOCK:
+            self._faults.extend(_AMBIENT_FAULTS)
         return self
 
     def stop(self) -> None:
@@ -402,6 +459,22 @@ class LocalEngine:
     def sagemaker(self) -> SageMakerScript:
         """Scripted SageMaker job outcomes and API faults, and the log of SageMaker calls."""
         return self._script
+
+    def fail_state(
+        self,
+        state_name: str,
+        *,
+        error: str = "States.TaskFailed",
+        cause: str = "injected by LocalEngine.fail_state",
+        state_machine: str | None = None,
+    ) -> None:
+        """The next entry of Task state ``state_name`` (of state machine ``state_machine``, default: any)
+        fails with ``error`` and ``cause`` on every attempt (see :class:`StateFault`). Faults are used in
+        the order they were scheduled; :attr:`injected_faults` lists those that took effect."""
+        if not state_name:
+            raise ValueError("fail_state needs the name of a Task state")
+        with self._lock:
+            self._faults.append(StateFault(state_name, error, cause, state_machine))
 
     def register_lambda(self, function: str, handler: LambdaHandler) -> None:
         """Runs ``handler(event, context)`` for Lambda tasks on ``function`` (a name or any ARN of it)."""
@@ -519,6 +592,12 @@ class LocalEngine:
         """Every wait requested (Wait states and Retry intervals), in order."""
         with self._lock:
             return list(self._waits)
+
+    @property
+    def injected_faults(self) -> list[InjectedFault]:
+        """The scheduled :class:`StateFault` s that failed a state so far, in order."""
+        with self._lock:
+            return list(self._injected)
 
     @property
     def lambda_invocations(self) -> list[LambdaInvocation]:
@@ -654,6 +733,22 @@ class LocalEngine:
         )
         with self._lock:
             self._notifications.append(notification)
+
+    def state_fault(self, state_machine: str, context: StepContext, attempt: int) -> StateFault | None:
+        """The fault a Task state's attempt must fail with, if one is scheduled: a new entry
+        (``attempt`` 0) takes the first matching scheduled fault; its retries keep failing with it."""
+        key = (context.execution_arn, context.state_name or "")
+        with self._lock:
+            if attempt > 0:
+                return self._active_faults.get(key)
+            self._active_faults.pop(key, None)
+            for index, fault in enumerate(self._faults):
+                if fault.matches(state_machine, key[1]):
+                    del self._faults[index]
+                    self._active_faults[key] = fault
+                    self._injected.append(InjectedFault(fault, context.execution_arn))
+                    return fault
+        return None
 
     def on_assume_role(self, role_arn: str) -> None:
         """Records a task call made as another role."""

@@ -17,6 +17,8 @@ Everything here reaches into moto internals, so the module refuses any moto othe
 * ``lambda:invoke`` and function-ARN tasks: dispatched to in-process Python handlers.
 * ``sns:publish``: captured; a publish to a topic moto does not know succeeds unless topics are required.
 * ``Wait`` states, ``Retry`` intervals and ``.sync`` polling: recorded and not really slept.
+* Task states: a fault the engine scripts (``LocalEngine.fail_state``) fails the state's next entry
+  with a chosen error, so every ``Catch`` can be taken without changing the state machine.
 * ``Choice``: a comparison on a missing path fails with ``States.Runtime`` as on AWS (moto silently
   treats it as false), unless the comparison is ``IsPresent``.
 * JSONPath follows AWS (Jayway): a definite path such as ``$.Stacks[0].StackStatus`` yields its value
@@ -107,10 +109,13 @@ from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_
 from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import (
     NoSuchVariable,
 )
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     lambda_eval_utils,
     state_task_factory,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -197,6 +202,20 @@ class PatchHooks(Protocol):
     def on_assume_role(self, role_arn: str) -> None:
         """Records a task call made as ``role_arn`` (a state's ``Credentials``)."""
         ...
+
+    def state_fault(self, state_machine: str, context: StepContext, attempt: int) -> InjectedFailure | None:
+        """The scripted failure of this attempt (0 = first) of a Task state, if any."""
+        ...
+
+
+class InjectedFailure(Protocol):
+    """A scripted Task state failure: the error name and cause the attempt fails with."""
+
+    @property
+    def error(self) -> str: ...
+
+    @property
+    def cause(self) -> str: ...
 
 
 _hooks_holder: list[PatchHooks] = []
@@ -580,6 +599,43 @@ def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_crede
         parameters.get("Payload"),
         getattr(_lambda_context, "value", None),
     )
+
+
+# -- fault injection (a Task state fails as if its service call had) ----------------------------
+
+_ORIGINAL_EVALUATE_WITH_TIMEOUT: Final = ExecutionState._evaluate_with_timeout
+
+
+def _evaluate_with_injected_fault(self: ExecutionState, env: Environment) -> None:
+    """Fails a Task state's attempt with the engine's scripted fault before the task runs: a
+    ``TaskFailed`` event whose error and cause the state's Retry and Catch then handle, as AWS
+    documents for a task's errors (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)."""
+    if isinstance(self, StateTask):
+        data = env.states.context_object.context_object_data
+        machine: Mapping[str, Any] = data.get("StateMachine") or {}
+        state: Mapping[str, Any] = data.get("State") or {}
+        state_machine, attempt = str(machine.get("Name", "")), int(state.get("RetryCount", 0))
+        failure = _hooks().state_fault(state_machine, _context_of(env), attempt)
+        if failure is not None:
+            # A reserved States.* name matches only its own ErrorEquals (and States.ALL), as on AWS.
+            error_name: ErrorName = (
+                StatesErrorName.from_name(failure.error)
+                if failure.error.startswith("States.")
+                else CustomErrorName(failure.error)
+            )
+            details = TaskFailedEventDetails(error=failure.error, cause=failure.cause)
+            if isinstance(self, StateTaskService):
+                details["resource"] = self._get_sfn_resource()
+                details["resourceType"] = self._get_sfn_resource_type()
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=error_name,
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=_task_failed_details(details),
+                )
+            )
+    _ORIGINAL_EVALUATE_WITH_TIMEOUT(self, env)
 
 
 # -- waits and retries ---------------------------------------------------------------------------
@@ -979,6 +1035,7 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
         patch(mock.patch.object(retrier_decl, "time", _RetryClock()))
         patch(mock.patch.object(retrier_decl.RetrierDecl, "_eval_body", _retrier_eval_body))
         patch(mock.patch.object(WaitFunction, "_wait_interval", _wait_interval))
+        patch(mock.patch.object(ExecutionState, "_evaluate_with_timeout", _evaluate_with_injected_fault))
         patch(mock.patch.object(ComparisonVariable, "_eval_body", _comparison_variable_eval_body))
         patch(mock.patch.object(SageMakerResponse, "call_action", _sagemaker_call_action))
         patch(mock.patch.object(execution_worker, "ExecutionData", _execution_data))

@@ -7,12 +7,18 @@ and the smoke test runs the real handler from ``lambda_src/smoke_test`` against 
 endpoint. A production stack in another region is reached through the real handler from
 ``lambda_src/regional_deploy``, which copies the model to a stand-in of the regional platform (a bucket
 and key in moto, and a stack naming them) and updates the stack there as the assumed deploy role.
+
+The stand-in stacks answer updates as scripted per scenario (:class:`StackBehaviour`): complete at
+once, stay ``UPDATE_IN_PROGRESS`` for a number of ``DescribeStacks`` polls, roll back, or answer
+CloudFormation's ``ValidationError`` "No updates are to be performed." when the stack already has the
+release's parameters.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +42,16 @@ RELEASE_SCENARIOS: Mapping[str, str] = {
     "smoke-fails": "the staging endpoint is not InService: the smoke test fails, production is untouched",
     "rollback": "the staging stack update rolls back: the deployment fails, nothing else runs",
     "production-rollback": "the production stack update rolls back (guardrail alarm): the package ends Rejected",
+    "slow-release": "each stack update stays UPDATE_IN_PROGRESS for 2 DescribeStacks polls, then completes: both "
+    "deploy workflows wait and poll, the package ends Approved",
+    "slow-production-rollback": "the production update stays UPDATE_IN_PROGRESS for 2 polls, then rolls back: the "
+    "package ends Rejected",
+    "no-updates": "both stacks already have the release's parameters: UpdateStack answers No updates are to be "
+    "performed, which each deploy workflow counts as deployed; the package ends Approved",
 }
+
+#: DescribeStacks polls that still see UPDATE_IN_PROGRESS in the slow scenarios.
+POLLS_IN_PROGRESS = 2
 
 STAGES = ("training", "deploy_staging", "smoke_test", "deploy_production")
 
@@ -72,6 +87,41 @@ class ReleaseResult:
     @property
     def transitions(self) -> int:
         return sum(len(run.states_entered) for run in self.executions.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class StackBehaviour:
+    """How a stand-in endpoint stack answers ``UpdateStack`` (default: it completes at once).
+
+    ``polls_in_progress``: that many ``DescribeStacks`` calls after an update still see
+    ``UPDATE_IN_PROGRESS``; the next one sees the end status. ``rolls_back``: the update ends
+    ``UPDATE_ROLLBACK_COMPLETE`` with the old parameters (as when SageMaker's guardrails roll the
+    endpoint back) instead of ``UPDATE_COMPLETE``. ``already_deployed``: the stack already has the
+    parameters of the first update, so CloudFormation refuses it with ``ValidationError`` "No updates
+    are to be performed." (and the stack keeps them).
+    """
+
+    polls_in_progress: int = 0
+    rolls_back: bool = False
+    already_deployed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.polls_in_progress < 0:
+            raise ValueError(f"polls_in_progress must not be negative, got {self.polls_in_progress}")
+        if self.already_deployed and (self.rolls_back or self.polls_in_progress):
+            raise ValueError("an already deployed stack is not updated, so it neither polls nor rolls back")
+
+
+_SLOW = StackBehaviour(polls_in_progress=POLLS_IN_PROGRESS)
+_NO_UPDATES = StackBehaviour(already_deployed=True)
+#: Scenario -> stage -> how that stage's stand-in stack answers updates (unlisted: at once).
+SCENARIO_STACKS: Mapping[str, Mapping[str, StackBehaviour]] = {
+    "rollback": {"staging": StackBehaviour(rolls_back=True)},
+    "production-rollback": {"production": StackBehaviour(rolls_back=True)},
+    "slow-release": {"staging": _SLOW, "production": _SLOW},
+    "slow-production-rollback": {"production": StackBehaviour(polls_in_progress=POLLS_IN_PROGRESS, rolls_back=True)},
+    "no-updates": {"staging": _NO_UPDATES, "production": _NO_UPDATES},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,26 +246,84 @@ def _fail_endpoint(endpoint_name: str) -> None:
     setattr(endpoint, "failure_reason", "CannotStartContainerError: the container exited during startup")  # noqa: B010 (typed None in moto)
 
 
+@dataclasses.dataclass
+class _PendingUpdate:
+    """An update of a stand-in stack that DescribeStacks has not yet seen end."""
+
+    behaviour: StackBehaviour
+    polls_left: int
+    previous_parameters: dict[str, Any]
+    previous_resolved: dict[str, Any]
+
+
 @contextlib.contextmanager
-def _updates_roll_back(stack_name: str) -> Iterator[None]:
-    """Makes every update of ``stack_name`` end ``UPDATE_ROLLBACK_COMPLETE`` with its old parameters, as
-    CloudFormation does when SageMaker's guardrails roll an endpoint back."""
-    from moto.cloudformation.models import Stack as FakeStack
+def _stand_in_stacks(behaviours: Mapping[str, StackBehaviour]) -> Iterator[None]:
+    """Makes updates of the named stacks (in any account and region) behave as ``behaviours`` says.
 
-    original = FakeStack.update
+    CloudFormation's documented lifecycle: an update is ``UPDATE_IN_PROGRESS`` until it ends
+    ``UPDATE_COMPLETE`` or, rolled back, ``UPDATE_ROLLBACK_COMPLETE``; an update that changes nothing is
+    refused with ``ValidationError`` "No updates are to be performed."
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-describing-stacks.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html).
+    """
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
 
-    def update(stack: Any, *args: Any, **kwargs: Any) -> None:
-        previous = dict(stack.parameters)
-        previous_resolved = dict(stack.resource_map.resolved_parameters)
-        original(stack, *args, **kwargs)
-        if stack.name == stack_name:
-            stack.parameters = previous
+    original_update = CloudFormationBackend.update_stack
+    original_describe = CloudFormationBackend.describe_stacks
+    pending: dict[int, _PendingUpdate] = {}
+    refused: set[int] = set()
+
+    def finish(stack: Any, update: _PendingUpdate) -> None:
+        if update.behaviour.rolls_back:
+            stack.parameters = update.previous_parameters
             # DescribeStacks reports the resolved parameters, which the update had replaced.
             stack.resource_map.resolved_parameters.clear()
-            stack.resource_map.resolved_parameters.update(previous_resolved)
+            stack.resource_map.resolved_parameters.update(update.previous_resolved)
             stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        else:
+            stack.status = "UPDATE_COMPLETE"
 
-    with mock.patch.object(FakeStack, "update", update):
+    def update_stack(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        behaviour = behaviours.get(name)
+        if behaviour is None:
+            return original_update(backend, name, *args, **kwargs)
+        stack = backend.get_stack(name)
+        update = _PendingUpdate(
+            behaviour,
+            behaviour.polls_in_progress,
+            dict(stack.parameters),
+            dict(stack.resource_map.resolved_parameters),
+        )
+        status = stack.status
+        updated = original_update(backend, name, *args, **kwargs)
+        if behaviour.already_deployed and id(stack) not in refused:
+            refused.add(id(stack))  # an earlier deployment had set these parameters: nothing to do now
+            stack.status = status
+            raise ValidationError(name, message="No updates are to be performed.")
+        if update.polls_left:
+            stack.status = "UPDATE_IN_PROGRESS"
+            pending[id(stack)] = update
+        else:
+            finish(stack, update)
+        return updated
+
+    def describe_stacks(backend: Any, name_or_stack_id: str) -> Any:
+        stacks = original_describe(backend, name_or_stack_id)
+        for stack in stacks:
+            update = pending.get(id(stack))
+            if update is None:
+                continue
+            if update.polls_left:
+                update.polls_left -= 1
+            else:
+                finish(stack, pending.pop(id(stack)))
+        return stacks
+
+    with (
+        mock.patch.object(CloudFormationBackend, "update_stack", update_stack),
+        mock.patch.object(CloudFormationBackend, "describe_stacks", describe_stacks),
+    ):
         yield
 
 
@@ -252,9 +360,8 @@ def run_release_scenario(
 
     started = time.perf_counter()
     executions: dict[str, ExecutionResult] = {}
-    rolled_back = {"rollback": "staging", "production-rollback": "production"}.get(scenario)
-    rollback = _updates_roll_back(stacks[rolled_back].name) if rolled_back else contextlib.nullcontext()
-    with engine or LocalEngine() as engine, rollback:
+    behaviours = {stacks[stage].name: behaviour for stage, behaviour in SCENARIO_STACKS.get(scenario, {}).items()}
+    with engine or LocalEngine() as engine, _stand_in_stacks(behaviours):
         smoke_test.reset_clients()
         regional_deploy.reset_clients()
         for function in _lambda_functions(workflows["smoke_test"]):
@@ -270,12 +377,10 @@ def run_release_scenario(
         if scenario == "smoke-fails":
             _fail_endpoint(f"{model}-staging-endpoint")
 
-        def forward(stage: str) -> Callable[[dict[str, Any]], None]:
-            def callback(event: dict[str, Any]) -> None:
-                if on_event is not None:
-                    on_event(stage, event)
-
-            return callback
+        def forward(stage: str) -> Callable[[dict[str, Any]], None] | None:
+            if on_event is None:  # without a listener the engine need not read the history while it runs
+                return None
+            return functools.partial(on_event, stage)
 
         inputs: dict[str, Any] = {"training": training_input}
         for stage in STAGES:
