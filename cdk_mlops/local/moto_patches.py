@@ -9,7 +9,10 @@ Everything here reaches into moto internals, so the module refuses any moto othe
   (create, then poll ``Describe*Job``), and AWS's error names (``SageMaker.AmazonSageMakerException``,
   ``SageMaker.ResourceLimitExceededException``, ``SageMaker.ThrottlingException``...).
 * ``sagemaker:UpdateEndpoint``: moto has no such API; added to moto's SageMaker responses.
-* moto's SageMaker backend: job outcomes and API faults come from a :class:`SageMakerScript`.
+* moto's SageMaker backend: job outcomes and API faults come from a :class:`SageMakerScript` (its
+  executor, if any, runs unscripted jobs from the ``Create*Job`` request as sent, PascalCase).
+* ``sagemaker-runtime:InvokeEndpoint``: answered by the script's endpoint invoker when one is set (a
+  failing model raises ``ModelError``, HTTP 424, as the SageMaker Runtime API reference documents).
 * ``aws-sdk:*``: parameters and results use AWS's PascalCase members (moto passed them through, so
   ``aws-sdk:sfn:describeExecution`` failed); streamed bodies (``s3:getObject``'s ``Body``) become
   strings and timestamps ISO-8601 strings; error prefixes use AWS's casing (``SageMaker.``,
@@ -37,6 +40,7 @@ import contextlib
 import dataclasses
 import datetime
 import functools
+import json
 import sys
 import threading
 import time
@@ -79,12 +83,14 @@ from botocore.model import OperationModel, ServiceModel
 from botocore.response import StreamingBody
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core import errors as moto_errors
+from moto.core.exceptions import JsonRESTError
 from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult
 from moto.core.utils import camelcase_to_underscores
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker.exceptions import SagemakerClientError, ValidationError
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
@@ -146,7 +152,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution_worker
 
 from cdk_mlops.local import jsonpath
-from cdk_mlops.local.scenario import JobKind, JobOutcome, SageMakerScript
+from cdk_mlops.local.scenario import JobKind, JobOutcome, ModelInvocationError, SageMakerScript
 
 __all__ = [
     "PINNED_MOTO_VERSION",
@@ -750,7 +756,8 @@ class _JobOutcomes:
 
     def created(self, kind: JobKind, job: Any) -> None:
         attributes = _JOB_ATTRIBUTES[kind]
-        outcome = _hooks().script.outcome_for(kind, getattr(job, attributes.name))
+        request = getattr(_sagemaker_request, "value", None) or {}
+        outcome = _hooks().script.outcome_for(kind, getattr(job, attributes.name), request)
         if outcome.polls_in_progress == 0:
             self._finish(kind, job, outcome)
             return
@@ -829,8 +836,16 @@ class _QuietErrorCodes(list[str]):
         return super().__contains__(code) or (bool(_hooks_holder) and _hooks().script.is_fault_code(code))
 
 
+#: The JSON request of the SageMaker call being handled in this thread (the job executor gets it as sent).
+_sagemaker_request = threading.local()
+
+
 def _sagemaker_call_action(self: SageMakerResponse) -> Any:
     action = self._get_action()
+    try:
+        _sagemaker_request.value = json.loads(self.body) if self.body else {}
+    except (TypeError, ValueError):
+        _sagemaker_request.value = {}
     fault = _hooks().script.record_call(action)
     if fault is not None:
 
@@ -839,7 +854,47 @@ def _sagemaker_call_action(self: SageMakerResponse) -> Any:
 
         # An instance attribute shadows the action's method for this one request only.
         setattr(self, camelcase_to_underscores(action), scripted_error)
-    return _ORIGINAL_CALL_ACTION(self)
+    try:
+        return _ORIGINAL_CALL_ACTION(self)
+    finally:
+        _sagemaker_request.value = None
+
+
+_ORIGINAL_INVOKE_ENDPOINT: Final = SageMakerRuntimeResponse.invoke_endpoint
+
+
+class _ModelError(JsonRESTError):
+    """SageMaker Runtime's ``ModelError`` (HTTP 424): the model container answered with an error."""
+
+    code = 424
+
+    def __init__(self, error: ModelInvocationError) -> None:
+        message = f'Received server error ({error.status_code}) from primary with message "{error.message}".'
+        super().__init__("ModelError", message)
+        self.description = json.dumps(
+            {
+                "__type": "ModelError",
+                "message": message,
+                "OriginalStatusCode": error.status_code,
+                "OriginalMessage": error.message,
+            }
+        )
+
+
+def _invoke_endpoint(self: SageMakerRuntimeResponse) -> Any:
+    """``InvokeEndpoint`` answered by the script's endpoint invoker (moto's canned answer without one)."""
+    invoker = _hooks().script.endpoint_invoker
+    if invoker is None:
+        return _ORIGINAL_INVOKE_ENDPOINT(self)
+    endpoint_name = str(self._get_params().get("EndpointName") or self.path.split("/")[2])
+    body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode("utf-8")
+    try:
+        answer, content_type = invoker(
+            endpoint_name, body, self.headers.get("Content-Type"), self.headers.get("Accept")
+        )
+    except ModelInvocationError as error:
+        raise _ModelError(error) from error
+    return 200, {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, answer
 
 
 def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
@@ -1038,6 +1093,7 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
         patch(mock.patch.object(ExecutionState, "_evaluate_with_timeout", _evaluate_with_injected_fault))
         patch(mock.patch.object(ComparisonVariable, "_eval_body", _comparison_variable_eval_body))
         patch(mock.patch.object(SageMakerResponse, "call_action", _sagemaker_call_action))
+        patch(mock.patch.object(SageMakerRuntimeResponse, "invoke_endpoint", _invoke_endpoint))
         patch(mock.patch.object(execution_worker, "ExecutionData", _execution_data))
         quiet_codes = _QuietErrorCodes(moto_errors.COMMON_ERROR_CODES)
         patch(mock.patch.object(moto_errors, "COMMON_ERROR_CODES", quiet_codes))

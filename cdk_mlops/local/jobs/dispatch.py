@@ -27,15 +27,15 @@ def run_job(runner: LocalJobRunner, kind: JobKind, name: str, request: Mapping[s
     """Runs job ``name`` of ``kind`` from its request; any error of ours becomes a ``Failed`` job."""
     try:
         if kind is JobKind.TRAINING:
-            from cdk_mlops.local.jobs import training
+            from cdk_mlops.local.jobs.training import run as run_training
 
-            return training.run(runner, name, request)
+            return run_training(runner, name, request)
         if kind is JobKind.PROCESSING:
-            from cdk_mlops.local.jobs import processing
+            from cdk_mlops.local.jobs.processing import run as run_processing
 
-            return processing.run(runner, name, request)
-        from cdk_mlops.local.jobs import transform
+            return run_processing(runner, name, request)
+        from cdk_mlops.local.jobs.transform import run as run_transform
 
-        return transform.run(runner, name, request)
+        return run_transform(runner, name, request)
     except Exception as error:  # reported as the job's failure, as SageMaker would
         return JobResult(JobOutcome.failed(f"ClientError: {error}"), None)
