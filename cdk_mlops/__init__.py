@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "BatchTransformWorkflow": "cdk_mlops.constructs.batch_transform_workflow",
     "DeployWorkflow": "cdk_mlops.constructs.deploy_workflow",
+    "DriftCheck": "cdk_mlops.constructs.drift_check",
     "EvaluationStep": "cdk_mlops.constructs.workflow_steps",
+    "HookReturnError": "cdk_mlops.constructs.hooks",
     "JobNetworkConfig": "cdk_mlops.constructs.sagemaker_tasks",
     "MetricThreshold": "cdk_mlops.config",
     "MlPipeline": "cdk_mlops.constructs.ml_pipeline",
@@ -25,6 +27,7 @@ _EXPORTS = {
     "ModelEndpointStack": "cdk_mlops.stacks.endpoint_stack",
     "ModelPipelineStack": "cdk_mlops.stacks.pipeline_stack",
     "ModelStacks": "cdk_mlops.app_builder",
+    "Notify": "cdk_mlops.constructs.workflow_steps",
     "PlatformStack": "cdk_mlops.stacks.platform_stack",
     "ProcessingJobTask": "cdk_mlops.constructs.sagemaker_tasks",
     "RunPaths": "cdk_mlops.constructs.workflow_context",
@@ -37,9 +40,16 @@ _EXPORTS = {
     "TransformJobTask": "cdk_mlops.constructs.sagemaker_tasks",
     "WorkflowContext": "cdk_mlops.constructs.workflow_context",
     "build_app": "cdk_mlops.app_builder",
+    "default_evaluation_step": "cdk_mlops.constructs.workflow_steps",
+    "default_preprocessing_step": "cdk_mlops.constructs.workflow_steps",
+    "default_quality_gate": "cdk_mlops.constructs.workflow_steps",
+    "default_registration_step": "cdk_mlops.constructs.workflow_steps",
+    "default_training_step": "cdk_mlops.constructs.workflow_steps",
+    "evaluation_job_step": "cdk_mlops.constructs.workflow_steps",
     "load_model_config": "cdk_mlops.config",
     "parse_model_config": "cdk_mlops.config",
     "stack_names": "cdk_mlops.app_builder",
+    "training_metrics_step": "cdk_mlops.constructs.workflow_steps",
 }
 
 if TYPE_CHECKING:
@@ -47,6 +57,8 @@ if TYPE_CHECKING:
     from cdk_mlops.config import MetricThreshold, ModelConfig, ModelConfigError, load_model_config, parse_model_config
     from cdk_mlops.constructs.batch_transform_workflow import BatchTransformWorkflow
     from cdk_mlops.constructs.deploy_workflow import DeployWorkflow
+    from cdk_mlops.constructs.drift_check import DriftCheck
+    from cdk_mlops.constructs.hooks import HookReturnError
     from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
     from cdk_mlops.constructs.model_build_project import ModelBuildProject
     from cdk_mlops.constructs.model_endpoint import ModelEndpoint
@@ -61,7 +73,18 @@ if TYPE_CHECKING:
     from cdk_mlops.constructs.smoke_test_workflow import SmokeTestWorkflow
     from cdk_mlops.constructs.training_workflow import TrainingWorkflow
     from cdk_mlops.constructs.workflow_context import RunPaths, WorkflowContext
-    from cdk_mlops.constructs.workflow_steps import EvaluationStep, Step
+    from cdk_mlops.constructs.workflow_steps import (
+        EvaluationStep,
+        Notify,
+        Step,
+        default_evaluation_step,
+        default_preprocessing_step,
+        default_quality_gate,
+        default_registration_step,
+        default_training_step,
+        evaluation_job_step,
+        training_metrics_step,
+    )
     from cdk_mlops.stacks.endpoint_stack import ModelEndpointStack
     from cdk_mlops.stacks.pipeline_stack import ModelPipelineStack
     from cdk_mlops.stacks.platform_stack import PlatformStack
@@ -79,7 +102,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BatchTransformWorkflow",
     "DeployWorkflow",
+    "DriftCheck",
     "EvaluationStep",
+    "HookReturnError",
     "JobNetworkConfig",
     "MetricThreshold",
     "MlPipeline",
@@ -92,6 +117,7 @@ __all__ = [
     "ModelEndpointStack",
     "ModelPipelineStack",
     "ModelStacks",
+    "Notify",
     "PlatformStack",
     "ProcessingJobTask",
     "RunPaths",
@@ -104,7 +130,14 @@ __all__ = [
     "TransformJobTask",
     "WorkflowContext",
     "build_app",
+    "default_evaluation_step",
+    "default_preprocessing_step",
+    "default_quality_gate",
+    "default_registration_step",
+    "default_training_step",
+    "evaluation_job_step",
     "load_model_config",
     "parse_model_config",
     "stack_names",
+    "training_metrics_step",
 ]

@@ -29,7 +29,9 @@ from cdk_mlops_testing import REPO_ROOT
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 #: What ``cdk init app`` writes into a new app's cdk.json (shipped with the CLI in node_modules).
-RECOMMENDED_FLAGS = REPO_ROOT / "node_modules" / "aws-cdk" / "lib" / "init-templates" / ".recommended-feature-flags.json"
+RECOMMENDED_FLAGS = (
+    REPO_ROOT / "node_modules" / "aws-cdk" / "lib" / "init-templates" / ".recommended-feature-flags.json"
+)
 #: Where cdk.json deliberately differs from cdk init, and why.
 DELIBERATE = {
     # Exports and Fn::ImportValue, as the README describes: the endpoint stacks import the platform's
@@ -146,16 +148,22 @@ def test_cdk_json_sets_every_flag_cdk_init_sets_with_its_value_but_the_deliberat
     assert context["cli-telemetry"] is False
 
 
-def test_the_recommended_flags_change_only_arn_partitions_and_statement_layout(models_dir: Path, tmp_path: Path) -> None:
+def test_the_recommended_flags_change_only_arn_partitions_and_statement_layout(
+    models_dir: Path, tmp_path: Path
+) -> None:
     with_flags = _synthesize(models_dir, _context(), tmp_path / "flags")
     without_flags = _synthesize(models_dir, {}, tmp_path / "none")
 
-    assert sorted(with_flags) == sorted(without_flags) == [
-        "Mlops-Platform",
-        "Mlops-flags-check-Pipeline",
-        "Mlops-flags-check-Production",
-        "Mlops-flags-check-Staging",
-    ]
+    assert (
+        sorted(with_flags)
+        == sorted(without_flags)
+        == [
+            "Mlops-Platform",
+            "Mlops-flags-check-Pipeline",
+            "Mlops-flags-check-Production",
+            "Mlops-flags-check-Staging",
+        ]
+    )
     assert '"AWS::Partition"' in json.dumps(without_flags)
     for stack, template in with_flags.items():
         assert _partition_as_literal(template) == _partition_as_literal(without_flags[stack]), stack

@@ -84,7 +84,9 @@ def test_every_subcommand_help_is_its_module_docstring_in_plain_text(
 
 
 def test_plain_text_keeps_the_words_of_roles_and_literals_and_the_paragraphs() -> None:
-    text = plain_text("Runs ``cdk synth`` with :mod:`cdk_mlops.local`\nand :class:`the app <cdk_mlops.MlopsApp>`.\n\nMore.")
+    text = plain_text(
+        "Runs ``cdk synth`` with :mod:`cdk_mlops.local`\nand :class:`the app <cdk_mlops.MlopsApp>`.\n\nMore."
+    )
 
     assert text == "Runs cdk synth with cdk_mlops.local and the app.\n\nMore."
 
@@ -132,4 +134,7 @@ def test_dry_run_rejects_an_unknown_scenario_before_synthesizing(
 def test_a_missing_models_folder_is_named(tmp_path: Path) -> None:
     problem = unknown_model(tmp_path / "nowhere", "churn-xgb")
 
-    assert problem == f"unknown model 'churn-xgb': the models folder {tmp_path / 'nowhere'} does not exist (set it with --models-dir)"
+    assert (
+        problem
+        == f"unknown model 'churn-xgb': the models folder {tmp_path / 'nowhere'} does not exist (set it with --models-dir)"
+    )

@@ -48,8 +48,7 @@ def unknown_model(models_dir: Path | str, model: str) -> str | None:
         return f"unknown model {model!r}: the models folder {models_dir} does not exist (set it with --models-dir)"
     if not names:
         return (
-            f"unknown model {model!r}: {models_dir} holds no <name>/{MODEL_FILE_NAME} "
-            "(cdk-mlops new <name> makes one)"
+            f"unknown model {model!r}: {models_dir} holds no <name>/{MODEL_FILE_NAME} (cdk-mlops new <name> makes one)"
         )
     close = difflib.get_close_matches(model, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -36,6 +36,7 @@ from cdk_mlops.constructs.deploy_workflow import (
 )
 from cdk_mlops.constructs.drift_check import DriftCheck
 from cdk_mlops.constructs.explicit_actions import make_actions_explicit
+from cdk_mlops.constructs.hooks import check_hook_returns
 from cdk_mlops.constructs.model_build_project import ModelBuildProject, default_build_spec
 from cdk_mlops.constructs.model_source import bind_source
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
@@ -90,10 +91,13 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     false) adds the ``UpdatePipeline`` stage after Source (``self_update``: a ``SelfUpdate``, else
     None), which deploys the model's stacks from the pushed commit.
 
-    Every step comes from a method a subclass may override: ``preprocessing_step``,
-    ``training_step`` (abstract here; ``MlPipeline`` implements it from the config),
-    ``evaluation_step``, ``quality_gate``, ``registration_step``, ``build_spec``, ``smoke_test``,
-    ``drift_check``, ``batch_transform_workflow`` (batch models).
+    Every step comes from a method a subclass may override: ``image_uri``, ``inference_image_uri``,
+    ``build_spec``, ``preprocessing_step``, ``training_step`` (abstract here; ``MlPipeline``
+    implements it from the config), ``evaluation_step``, ``quality_gate``, ``registration_step``,
+    ``smoke_test``, ``drift_check``, ``batch_transform_workflow`` (batch models). Each hook's docstring
+    shows a complete override; every type they take or return is importable from ``cdk_mlops``. An
+    override that returns the wrong kind of value (``None`` from a forgotten ``return``) stops synthesis
+    with a ``HookReturnError`` naming the class, the hook, and the file and line of the override.
     The hooks run inside ``__init__``; a subclass that needs its own attributes in a hook sets them
     before calling ``super().__init__``.
     """
@@ -102,6 +106,12 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     smoke_test_workflow: SmokeTestWorkflow | None
     deploy_production: DeployWorkflow | None
     batch_transform: BatchTransformWorkflow | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every hook a subclass overrides is checked: a wrong return value (``None`` from a forgotten
+        ``return``) raises ``HookReturnError`` naming the class, the hook and its file and line."""
+        super().__init_subclass__(**kwargs)
+        check_hook_returns(cls)
 
     def __init__(
         self,
@@ -240,13 +250,31 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
 
     def image_uri(self) -> str:
         """The training and inference image. Default: ``framework.image_uri``, or the SageMaker image of
-        the framework and version in this stack's region."""
+        the framework and version in this stack's region.
+
+        Example (a complete override: train with your own image)::
+
+            from cdk_mlops import MlPipeline
+
+            class MyPipeline(MlPipeline):
+                def image_uri(self) -> str:
+                    return "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-trainer:1.4"
+        """
         return resolve_image_uri(self.model.framework, Stack.of(self).region, self.model.training.instance_type)
 
     def inference_image_uri(self) -> str:
         """The image the registered model is served with. Default: ``framework.image_uri``, or the
         framework's inference image (the same image as training for xgboost and sklearn), for the
-        production endpoint's instance type, or the batch transform's for a batch model."""
+        production endpoint's instance type, or the batch transform's for a batch model.
+
+        Example (a complete override: serve with your own image)::
+
+            from cdk_mlops import MlPipeline
+
+            class MyPipeline(MlPipeline):
+                def inference_image_uri(self) -> str:
+                    return "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-server:1.4"
+        """
         instance_type = (
             self.model.batch_settings.instance_type
             if self.model.inference == "batch"
@@ -255,7 +283,21 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         return resolve_image_uri(self.model.framework, Stack.of(self).region, instance_type, "inference")
 
     def build_spec(self) -> dict[str, Any]:
-        """The CodeBuild buildspec. Default: install requirements, run pytest, upload ``src/``."""
+        """The CodeBuild buildspec (a dict, rendered as buildspec YAML). Default: install requirements, run
+        pytest, upload ``src/``.
+
+        Example (a complete override: lint before the tests)::
+
+            from typing import Any
+
+            from cdk_mlops import MlPipeline
+
+            class MyPipeline(MlPipeline):
+                def build_spec(self) -> dict[str, Any]:
+                    spec = super().build_spec()
+                    spec["phases"]["build"]["commands"].insert(1, "pip install ruff && ruff check src tests")
+                    return spec
+        """
         return default_build_spec(
             self.model.name,
             self.model.source.path or "",
@@ -265,15 +307,61 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         )
 
     def preprocessing_step(self, ctx: WorkflowContext) -> Step | None:
-        """Default: a processing job running ``preprocessing.script`` (none when not configured)."""
+        """The step before training, or None for none. Default: a processing job running
+        ``preprocessing.script`` (none when not configured).
+
+        Example (a complete override: record when the run started, then the default step)::
+
+            from aws_cdk import aws_stepfunctions as sfn
+
+            from cdk_mlops import MlPipeline, Step, WorkflowContext, default_preprocessing_step
+
+            class MyPipeline(MlPipeline):
+                def preprocessing_step(self, ctx: WorkflowContext) -> Step | None:
+                    started = sfn.Pass(
+                        ctx.scope, "RecordStart", parameters={"at.$": "$$.State.EnteredTime"}, result_path="$.started"
+                    )
+                    default = default_preprocessing_step(ctx)
+                    if default is None:
+                        return Step(sfn.Chain.start(started))
+                    return Step(sfn.Chain.start(started).next(default.chain), default.task_states)
+        """
         return workflow_steps.default_preprocessing_step(ctx)
 
     @abc.abstractmethod
     def training_step(self, ctx: WorkflowContext) -> Step:
-        """The training job. Its state must leave the DescribeTrainingJob output at ``$.training``."""
+        """The training job. Its state must leave the DescribeTrainingJob output at ``$.training``.
+
+        Example (a complete override: the default job, then keep its billed seconds)::
+
+            from aws_cdk import aws_stepfunctions as sfn
+
+            from cdk_mlops import MlPipeline, Step, WorkflowContext, default_training_step
+
+            class MyPipeline(MlPipeline):
+                def training_step(self, ctx: WorkflowContext) -> Step:
+                    step = default_training_step(ctx)
+                    billed = sfn.Pass(
+                        ctx.scope,
+                        "BilledSeconds",
+                        parameters={"seconds.$": "$.training.BillableTimeInSeconds"},
+                        result_path="$.billed",
+                    )
+                    return Step(step.chain.next(billed), step.task_states)
+        """
 
     def evaluation_step(self, ctx: WorkflowContext) -> EvaluationStep:
-        """Default: the training job's final metrics, or an evaluation processing job (``evaluation``)."""
+        """Where the quality gate finds each metric (``EvaluationStep.metric_path``). Default: the training
+        job's final metrics, or an evaluation processing job (``evaluation``).
+
+        Example (a complete override: gate on the training job's own metrics, whatever model.yaml says)::
+
+            from cdk_mlops import EvaluationStep, MlPipeline, WorkflowContext, training_metrics_step
+
+            class MyPipeline(MlPipeline):
+                def evaluation_step(self, ctx: WorkflowContext) -> EvaluationStep:
+                    return training_metrics_step(ctx)
+        """
         return workflow_steps.default_evaluation_step(ctx)
 
     def quality_gate(
@@ -285,19 +373,90 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
         on_pass: sfn.IChainable,
         notify: Notify,
     ) -> sfn.IChainable:
-        """Default: one Choice per ``quality_gate`` rule; a miss notifies and fails, registering nothing."""
+        """The gate between evaluation and registration: returns its first state, which continues to
+        ``on_pass``; ``notify(id, template, paths)`` creates a notification state. Default: one Choice per
+        ``quality_gate`` rule; a miss notifies and fails, registering nothing.
+
+        Example (a complete override: one more rule than model.yaml lists, on another metric)::
+
+            from collections.abc import Sequence
+
+            from aws_cdk import aws_stepfunctions as sfn
+
+            from cdk_mlops import EvaluationStep, MetricThreshold, MlPipeline, Notify, WorkflowContext
+            from cdk_mlops import default_quality_gate
+
+            class MyPipeline(MlPipeline):
+                def quality_gate(
+                    self,
+                    ctx: WorkflowContext,
+                    rules: Sequence[MetricThreshold],
+                    evaluation: EvaluationStep,
+                    *,
+                    on_pass: sfn.IChainable,
+                    notify: Notify,
+                ) -> sfn.IChainable:
+                    floor = MetricThreshold(metric="train:auc", threshold=0.7)
+                    return default_quality_gate(
+                        ctx, [*rules, floor], evaluation.metric_path, on_pass=on_pass, notify=notify
+                    )
+        """
         return workflow_steps.default_quality_gate(ctx, rules, evaluation.metric_path, on_pass=on_pass, notify=notify)
 
     def registration_step(
         self, ctx: WorkflowContext, *, model_package_group_name: str, evaluation: EvaluationStep
     ) -> Step:
-        """Default: CreateModelPackage, PendingManualApproval, with the gate's metrics attached."""
+        """Registers the model that passed the gate. Default: CreateModelPackage, PendingManualApproval,
+        with the gate's metrics attached.
+
+        Example (a complete override: the default registration, then keep when it happened)::
+
+            from aws_cdk import aws_stepfunctions as sfn
+
+            from cdk_mlops import EvaluationStep, MlPipeline, Step, WorkflowContext, default_registration_step
+
+            class MyPipeline(MlPipeline):
+                def registration_step(
+                    self, ctx: WorkflowContext, *, model_package_group_name: str, evaluation: EvaluationStep
+                ) -> Step:
+                    step = default_registration_step(
+                        ctx, model_package_group_name=model_package_group_name, metric_path=evaluation.metric_path
+                    )
+                    stamp = sfn.Pass(
+                        ctx.scope,
+                        "RegisteredAt",
+                        parameters={"at.$": "$$.State.EnteredTime"},
+                        result_path="$.registered",
+                    )
+                    return Step(step.chain.next(stamp), step.task_states)
+        """
         return workflow_steps.default_registration_step(
             ctx, model_package_group_name=model_package_group_name, metric_path=evaluation.metric_path
         )
 
     def smoke_test(self, scope: Construct, *, stack_name: str) -> SmokeTestWorkflow:
-        """Default: the smoke-test Lambda sends ``smoke_test.payload`` to the staging endpoint."""
+        """The workflow that tests the staging endpoint (stack ``stack_name``). Default: the smoke-test
+        Lambda sends ``smoke_test.payload`` to the staging endpoint.
+
+        Example (a complete override: a stricter latency budget and one attempt)::
+
+            from constructs import Construct
+
+            from cdk_mlops import MlPipeline, SmokeTestWorkflow
+
+            class MyPipeline(MlPipeline):
+                def smoke_test(self, scope: Construct, *, stack_name: str) -> SmokeTestWorkflow:
+                    return SmokeTestWorkflow(
+                        scope,
+                        "SmokeTest",
+                        model_name=self.model.name,
+                        stack_name=stack_name,
+                        settings=self.model.smoke_test.model_copy(update={"max_latency_ms": 500}),
+                        notification_topic=self.notification_topic,
+                        encryption_key=self.encryption_key,
+                        attempts=1,
+                    )
+        """
         return SmokeTestWorkflow(
             scope,
             "SmokeTest",
@@ -310,7 +469,20 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
 
     def drift_check(self, scope: Construct) -> DriftCheck | None:
         """Default: a ``DriftCheck`` from the ``drift`` section (none when not configured): a scheduled
-        processing job scores input drift, an alarm notifies, and optionally the pipeline retrains."""
+        processing job scores input drift, an alarm notifies, and optionally the pipeline retrains.
+
+        Example (a complete override: no drift check in a sandbox account, ``-c sandbox=true``)::
+
+            from constructs import Construct
+
+            from cdk_mlops import DriftCheck, MlPipeline
+
+            class MyPipeline(MlPipeline):
+                def drift_check(self, scope: Construct) -> DriftCheck | None:
+                    if self.node.try_get_context("sandbox"):
+                        return None
+                    return super().drift_check(scope)
+        """
         settings = self.model.drift
         if settings is None:
             return None
@@ -363,7 +535,32 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
     def batch_transform_workflow(self, scope: Construct) -> BatchTransformWorkflow:
         """Batch models only. Default: a ``BatchTransformWorkflow`` from the ``batch`` section: the
         pipeline's last stage scores the input prefix with the package the release trained and records
-        the release; the optional ``batch.schedule`` scores it with the newest Approved package."""
+        the release; the optional ``batch.schedule`` scores it with the newest Approved package.
+
+        Example (a complete override: twice the instances of model.yaml's batch section)::
+
+            from constructs import Construct
+
+            from cdk_mlops import BatchTransformWorkflow, MlPipeline
+
+            class MyPipeline(MlPipeline):
+                def batch_transform_workflow(self, scope: Construct) -> BatchTransformWorkflow:
+                    settings = self.model.batch_settings
+                    return BatchTransformWorkflow(
+                        scope,
+                        "BatchTransform",
+                        model_name=self.model.name,
+                        settings=settings.model_copy(update={"instance_count": 2 * settings.instance_count}),
+                        model_package_group_name=self.model.name,
+                        training_state_machine=self.training.state_machine,
+                        sagemaker_role=self.training.sagemaker_role,
+                        artifact_bucket=self.artifact_bucket,
+                        encryption_key=self.encryption_key,
+                        notification_topic=self.notification_topic,
+                        data_bucket=self.training.context.data_bucket,
+                        network=self.network,
+                    )
+        """
         return BatchTransformWorkflow(
             scope,
             "BatchTransform",
