@@ -9,8 +9,7 @@ from collections.abc import Sequence
 
 from aws_cdk import aws_stepfunctions as sfn
 
-from cdk_mlops import MetricThreshold, MlPipeline, WorkflowContext
-from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, default_quality_gate
+from cdk_mlops import EvaluationStep, MetricThreshold, MlPipeline, Notify, WorkflowContext, default_quality_gate
 
 #: Every class must keep at least this recall: a model that never predicts one species fails the gate.
 MIN_CLASS_RECALL = MetricThreshold(metric="metrics.min_class_recall", threshold=0.8)
