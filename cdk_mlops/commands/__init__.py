@@ -14,4 +14,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dry_run",
     "validate",
     "schema",
+    "status", "approve", "rollback",
 )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_mlops import stack_outputs
 from cdk_mlops.config.model_config import ModelConfig
 from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
 from cdk_mlops.constructs.model_dashboard import ModelDashboard
@@ -35,7 +36,9 @@ class ModelPipelineStack(Stack):
     ``network`` (default none) runs the SageMaker processing and training jobs in VPC subnets with
     security groups, with optional network isolation and inter-container traffic encryption.
     ``production_replica_stack_name``: see ``MlPipelineBase`` (production in another region).
-    ``self_update`` (default: ``pipeline.self_update`` of the config): see ``MlPipelineBase``."""
+    ``self_update`` (default: ``pipeline.self_update`` of the config): see ``MlPipelineBase``.
+    Outputs ``PipelineName``, ``TrainingStateMachineArn``, ``DeployProductionStateMachineArn`` (endpoint
+    models) and ``ModelPackageGroupName``: what ``cdk-mlops status``/``approve``/``rollback`` read."""
 
     def __init__(
         self,
@@ -94,6 +97,7 @@ class ModelPipelineStack(Stack):
                 cloudwatch.Alarm.from_alarm_name(self, f"{stage}RollbackAlarm{index}", name)
                 for index, name in enumerate(rollback_alarm_names(stack_name))
             ]
+        self._operator_outputs(pipeline)
         workflows = pipeline.release_workflows()
         self.dashboard = ModelDashboard(
             self,
@@ -105,3 +109,17 @@ class ModelPipelineStack(Stack):
             gate_metrics=[rule.metric for rule in model.quality_gate],
             alarms=[self.training_failed_alarm, *endpoint_alarms],
         )
+
+    def _operator_outputs(self, pipeline: MlPipelineBase) -> None:
+        """Outputs the operator commands read (names in :mod:`cdk_mlops.stack_outputs`)."""
+        values = {
+            stack_outputs.PIPELINE_NAME: pipeline.pipeline.pipeline_name,
+            stack_outputs.TRAINING_STATE_MACHINE: pipeline.training.state_machine.state_machine_arn,
+            stack_outputs.MODEL_PACKAGE_GROUP: str(pipeline.model_package_group.model_package_group_name),
+        }
+        if pipeline.deploy_production is not None:
+            values[stack_outputs.DEPLOY_PRODUCTION_STATE_MACHINE] = (
+                pipeline.deploy_production.state_machine.state_machine_arn
+            )
+        for name, value in values.items():
+            CfnOutput(self, name, value=value, description=f"{name} (read by cdk-mlops status/approve/rollback)")
