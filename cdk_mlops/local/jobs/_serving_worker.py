@@ -170,8 +170,11 @@ class BuiltinXGBoost:
         text = body.strip().decode("utf-8")
         if kind == CSV:
             try:
-                rows = [[float(cell) if cell.strip() else np.nan for cell in line.split(",")]
-                        for line in text.splitlines() if line.strip()]
+                rows = [
+                    [float(cell) if cell.strip() else np.nan for cell in line.split(",")]
+                    for line in text.splitlines()
+                    if line.strip()
+                ]
                 return self.xgb.DMatrix(np.array(rows, dtype=float))
             except Exception as error:
                 raise ServingError(

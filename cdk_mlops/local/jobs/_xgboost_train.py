@@ -17,8 +17,17 @@ CONFIG = ROOT / "input" / "config"
 #: Metrics the container computes itself (XGBoost has no such eval_metric).
 CUSTOM = ("accuracy", "f1", "f1_binary", "precision", "recall", "r2", "mse", "balanced_accuracy")
 #: Hyperparameters of the container, not of xgboost.train's params.
-NOT_PARAMS = ("num_round", "early_stopping_rounds", "csv_weights", "save_model_on_termination", "_kfold",
-              "_num_cv_round", "tuning_objective_metric", "_tuning_objective_metric", "eval_metric")
+NOT_PARAMS = (
+    "num_round",
+    "early_stopping_rounds",
+    "csv_weights",
+    "save_model_on_termination",
+    "_kfold",
+    "_num_cv_round",
+    "tuning_objective_metric",
+    "_tuning_objective_metric",
+    "eval_metric",
+)
 
 
 def fail(message: str) -> NoReturn:
@@ -54,8 +63,10 @@ def load(channel: str, content_type: str | None) -> Any:
                 try:
                     rows.append([float(cell) if cell.strip() else float("nan") for cell in line.split(",")])
                 except ValueError:
-                    fail(f"ClientError: {channel} channel, {path.name} line {number_}: not numeric CSV "
-                         f"(the built-in XGBoost reads CSV without a header, label first): {line[:80]!r}")
+                    fail(
+                        f"ClientError: {channel} channel, {path.name} line {number_}: not numeric CSV "
+                        f"(the built-in XGBoost reads CSV without a header, label first): {line[:80]!r}"
+                    )
         data = np.array(rows, dtype=float)
         return xgb.DMatrix(data[:, 1:], label=data[:, 0])
     if kind in ("text/libsvm", "libsvm", "text/x-libsvm"):
@@ -63,8 +74,10 @@ def load(channel: str, content_type: str | None) -> Any:
         if len(matrices) == 1:
             return matrices[0]
         fail(f"ClientError: channel {channel!r}: the local stand-in reads one libsvm file per channel")
-    fail(f"ClientError: channel {channel!r}: content type {content_type!r} is not supported locally "
-         f"(text/csv or text/libsvm)")
+    fail(
+        f"ClientError: channel {channel!r}: content type {content_type!r} is not supported locally "
+        f"(text/csv or text/libsvm)"
+    )
 
 
 def custom_metric(name: str, predictions: Any, labels: Any, objective: str) -> float:
@@ -112,8 +125,9 @@ def main() -> None:
         params["eval_metric"] = native
     elif custom:
         params["disable_default_eval_metric"] = 1
-    watch = [(load(name, channels[name].get("ContentType")), name) for name in ("train", "validation")
-             if name in channels]
+    watch = [
+        (load(name, channels[name].get("ContentType")), name) for name in ("train", "validation") if name in channels
+    ]
 
     def feval(predictions: Any, dmatrix: Any) -> list[tuple[str, float]]:
         return [(name, custom_metric(name, predictions, dmatrix.get_label(), objective)) for name in custom]
@@ -123,8 +137,9 @@ def main() -> None:
         extra["custom_metric" if xgb.__version__ >= "1.6" else "feval"] = feval
     if "early_stopping_rounds" in hyperparameters and len(watch) > 1:
         extra["early_stopping_rounds"] = int(hyperparameters["early_stopping_rounds"])
-    booster = xgb.train(params, watch[0][0], num_boost_round=int(hyperparameters["num_round"]), evals=watch,
-                        verbose_eval=True, **extra)
+    booster = xgb.train(
+        params, watch[0][0], num_boost_round=int(hyperparameters["num_round"]), evals=watch, verbose_eval=True, **extra
+    )
     model_dir = ROOT / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(model_dir / "xgboost-model"))

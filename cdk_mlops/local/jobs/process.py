@@ -119,7 +119,7 @@ def algorithm_error(result: ProcessResult, command: Sequence[str], failure_file:
     shown = " ".join(command)
     if len(shown) > 200:
         shown = shown[:197] + "..."
-    head = f"AlgorithmError: ExecuteUserScriptError:\nExitCode {result.returncode}\nErrorMessage \""
+    head = f'AlgorithmError: ExecuteUserScriptError:\nExitCode {result.returncode}\nErrorMessage "'
     tail = f'"\nCommand "{shown}"{suffix}'
     budget = FAILURE_REASON_MAX - len(head) - len(tail)
     kept: list[str] = []

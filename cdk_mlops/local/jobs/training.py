@@ -116,7 +116,7 @@ def run(runner: LocalJobRunner, name: str, request: Mapping[str, Any]) -> JobRes
         if result.returncode != 0:
             reason = algorithm_error(result, argv, Path(host.failure_file))
             if view.mode == "none" and "/opt/ml" in "\n".join(result.stderr_tail):
-                reason = f"{reason} ({NO_OPT_ML_HINT})"[: 1024]
+                reason = f"{reason} ({NO_OPT_ML_HINT})"[:1024]
             return JobResult(JobOutcome.failed(reason), log_path)
         metrics = final_metrics(definitions, (cloudwatch_form(line) for line in result.lines))
         artifacts = _upload_outputs(runner, name, request, host, job_dir)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import BUCKET, Harness, training_request, untar
+from jobs_testing import BUCKET, Harness, training_request, untar
 
-CONTRACT_SCRIPT = '''
+CONTRACT_SCRIPT = """
 import json, os, sys
 names = [n for n in os.environ if n.startswith("SM_")] + ["TRAINING_JOB_NAME", "CURRENT_HOST", "PYTHONPATH"]
 config = "/opt/ml/input/config/"
@@ -30,7 +30,7 @@ report = {
 }
 with open("/opt/ml/model/contract.json", "w") as out:
     json.dump(report, out)
-'''
+"""
 
 
 def _contract(jobs: Harness) -> dict:
@@ -97,8 +97,10 @@ def test_training_config_files_are_written_as_sagemaker_writes_them(stdlib_jobs:
 
 def test_metric_definitions_give_final_metric_data_list_with_the_last_value_emitted(stdlib_jobs: Harness) -> None:
     stdlib_jobs.put_source(
-        {"train.py": 'import sys\nprint("epoch 1 accuracy=0.50")\nprint("accuracy=0.93 loss=nan")\n'
-                     'print("loss: 0.25", file=sys.stderr)\nprint("accuracy=n/a")\n'}
+        {
+            "train.py": 'import sys\nprint("epoch 1 accuracy=0.50")\nprint("accuracy=0.93 loss=nan")\n'
+            'print("loss: 0.25", file=sys.stderr)\nprint("accuracy=n/a")\n'
+        }
     )
     stdlib_jobs.put("data/train/a.csv", "1\n")
     request = training_request(
@@ -136,8 +138,10 @@ def test_failure_file_written_by_the_script_is_the_failure_reason(stdlib_jobs: H
 
 def test_model_dir_is_packed_into_model_tar_gz_under_s3_output_path(stdlib_jobs: Harness) -> None:
     stdlib_jobs.put_source(
-        {"train.py": 'import os\nos.makedirs("/opt/ml/model/sub")\nopen("/opt/ml/model/model.bin", "w").write("weights")\n'
-                     'open("/opt/ml/model/sub/extra.txt", "w").write("x")\n'}
+        {
+            "train.py": 'import os\nos.makedirs("/opt/ml/model/sub")\nopen("/opt/ml/model/model.bin", "w").write("weights")\n'
+            'open("/opt/ml/model/sub/extra.txt", "w").write("x")\n'
+        }
     )
     stdlib_jobs.put("data/train/a.csv", "1\n")
     described = stdlib_jobs.train(training_request("artifact-job"))
@@ -180,3 +184,30 @@ def test_scripted_rule_still_wins_over_the_runner(stdlib_jobs: Harness) -> None:
     described = stdlib_jobs.train(training_request("scripted-job"))
     assert described["FailureReason"] == "scripted"
     assert stdlib_jobs.runner.runs == []
+
+
+def test_sync_training_state_sees_the_real_outcome(stdlib_jobs: Harness) -> None:
+    stdlib_jobs.put_source(
+        {"train.py": 'import os\nif os.environ["SM_HP_FAIL"] == "true":\n    raise RuntimeError("bad data")\n'}
+    )
+    stdlib_jobs.put("data/train/a.csv", "1\n")
+    parameters = training_request("placeholder", hyperparameters={"fail.$": "$.fail"})
+    del parameters["TrainingJobName"]
+    parameters["TrainingJobName.$"] = "$.name"
+    definition = {
+        "StartAt": "Train",
+        "States": {
+            "Train": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": parameters,
+                "End": True,
+            }
+        },
+    }
+    completed = stdlib_jobs.engine.run(definition, {"name": "sync-ok", "fail": "false"})
+    failed = stdlib_jobs.engine.run(definition, {"name": "sync-bad", "fail": "true"})
+    assert completed.succeeded
+    assert not failed.succeeded
+    assert failed.error == "States.TaskFailed"
+    assert "RuntimeError: bad data" in json.loads(failed.cause or "{}")["FailureReason"]
