@@ -123,8 +123,11 @@ def algorithm_error(result: ProcessResult, command: Sequence[str], failure_file:
     tail = f'"\nCommand "{shown}"{suffix}'
     budget = FAILURE_REASON_MAX - len(head) - len(tail)
     kept: list[str] = []
-    for line in reversed(list(dict.fromkeys(line for line in result.stderr_tail if line.strip()))):
+    lines = list(dict.fromkeys(line for line in result.stderr_tail if line.strip()))
+    for line in reversed(lines):
         if sum(len(item) + 1 for item in kept) + len(line) > budget:
             break
         kept.insert(0, line)
+    if lines and not kept:  # one huge last line: keep its end
+        kept = [lines[-1][-budget:]]
     return head + "\n".join(kept) + tail
