@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import functools
 import os
 from collections.abc import Iterable, Sequence
@@ -190,10 +191,11 @@ def known_regions() -> tuple[str, ...]:
 def _region_problem(field: str, region: str) -> str | None:
     if region in known_regions():
         return None
-    commercial = ", ".join(r for r in known_regions() if r.split("-")[0] in ("us", "eu", "ap", "ca", "sa", "me", "af"))
+    regions = known_regions()
+    closest = sorted(difflib.get_close_matches(region, regions, n=6, cutoff=0.4)) or list(regions[:6])
     return (
-        f"{field}: is not a region SageMaker is offered in{did_you_mean(region, known_regions())} "
-        f"(known: {commercial}, ...) (got {region!r})"
+        f"{field}: is not a region SageMaker is offered in{did_you_mean(region, regions)} (known regions "
+        f"closest to it: {', '.join(closest)}; {len(regions)} in all, from botocore's endpoint data) (got {region!r})"
     )
 
 
@@ -206,8 +208,10 @@ def _is_configuration_only(folder: Path) -> bool:
     return all(child.name == MODEL_FILE_NAME or child.name.startswith(".") for child in folder.iterdir())
 
 
-def _folder_problems(path: Path, config: ModelConfig) -> list[str]:
-    """The model's folder name, ``source.path`` and the ``src/`` files the config names."""
+def folder_problems(path: Path, config: ModelConfig) -> list[str]:
+    """The problems of the model's folder (``path`` is its model.yaml): its name must be ``name``,
+    ``source.path`` must end at it, and every ``src/`` file the config names must exist there. Each is
+    ``<field>: <reason> (got <value>)``; ``cdk-mlops run``'s pre-flight reuses them."""
     folder = path.parent
     problems = []
     if folder.name != config.name:
@@ -391,14 +395,14 @@ def _model_problems(model: ModelPlan, region: str, account: str | None, region_o
     errors += _instance_problems(config)
     errors += _hyperparameter_problems(config)
     warnings = []
-    folder_problems = _folder_problems(path, config)
+    in_folder = folder_problems(path, config)
     if _is_configuration_only(path.parent):
         warnings += [
             f"{text} [a warning while the folder holds only {MODEL_FILE_NAME}, an error once it has code]"
-            for text in folder_problems
+            for text in in_folder
         ]
     else:
-        errors += folder_problems
+        errors += in_folder
     if region_ok:
         try:
             model.training_image = resolve_image_uri(config.framework, region, config.training.instance_type)
@@ -413,6 +417,10 @@ def _model_problems(model: ModelPlan, region: str, account: str | None, region_o
             "told; set it, or subscribe to the topic yourself (got None)"
         )
     return errors, warnings
+
+
+#: The name ``cdk_mlops.local.preflight`` imports (kept for it).
+_folder_problems = folder_problems
 
 
 # ---- the plan -----------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ Usage: ``python scripts/check_state_machines.py cdk.out``
 For each ``AWS::StepFunctions::StateMachine`` in each template: renders the definition to plain ASL
 (tokens resolved to fake values by :mod:`cdk_mlops.local.harness`), validates it with
 ``node_modules/.bin/asl-validator``, checks that every ``StartAt``/``Next``/``Default``/Catch target
-exists, and that every Task whose ``Resource`` contains ``:sagemaker:`` has both Retry and Catch.
+exists, that every Task whose ``Resource`` contains ``:sagemaker:`` has both Retry and Catch, and that
+every Retry/Catch error name is ``States.*`` or comes from the error table of its Task's integration
+(:mod:`cdk_mlops.constructs.error_names`; any other name never matches).
 Exits 1 with a list of problems, 0 if there are none.
 """
 
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from cdk_mlops.constructs.error_names import unknown_error_names  # noqa: E402
 from cdk_mlops.local.harness import load_assembly_templates, resolve_state_machines  # noqa: E402
 
 VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
@@ -73,7 +76,7 @@ def validator_problems(definition: Mapping[str, Any], validator: Path = VALIDATO
 
 def check_definition(definition: Mapping[str, Any], validator: Path = VALIDATOR) -> list[str]:
     """Every problem found in one plain ASL definition."""
-    return validator_problems(definition, validator) + transition_problems(definition)
+    return validator_problems(definition, validator) + transition_problems(definition) + unknown_error_names(definition)
 
 
 def check_assembly(assembly: Path) -> tuple[int, list[str]]:

@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO_ROOT / "models"
+#: Frozen copies of the example models (tests/fixtures/README.md): tests never read the repository's models/.
+MODELS_DIR = REPO_ROOT / "tests" / "fixtures" / "models"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 
@@ -194,7 +195,7 @@ def state_machine_role_id(template: dict[str, Any], logical_id_prefix: str) -> s
 
 
 def example_config_data(model: str) -> dict[str, Any]:
-    """A fresh copy of ``models/<model>/model.yaml`` as parsed YAML."""
+    """A fresh copy of the fixture ``<MODELS_DIR>/<model>/model.yaml`` as parsed YAML."""
     data = yaml.safe_load((MODELS_DIR / model / "model.yaml").read_text(encoding="utf-8"))
     return copy.deepcopy(data)
 
@@ -218,10 +219,10 @@ def referenced_scripts(data: dict[str, Any]) -> list[str]:
 
 def write_model_with_code(models_dir: Path, data: dict[str, Any]) -> Path:
     """A model folder that passes the plan's folder checks: ``<models_dir>/<name>/model.yaml`` with
-    ``source.path`` set to ``models/<name>`` (so put ``models_dir`` in a folder named ``models``), and a
-    one-line stub of every ``src/`` file the config names. Returns the model.yaml path."""
+    ``source.path`` ``models/<name>`` unless it sets one (so put ``models_dir`` in a folder named ``models``),
+    and a one-line stub of every ``src/`` file the config names. Returns the model.yaml path."""
     data = copy.deepcopy(data)
-    data.setdefault("source", {})["path"] = f"models/{data['name']}"
+    data.setdefault("source", {}).setdefault("path", f"models/{data['name']}")
     path = write_model(models_dir, data["name"], data)
     for script in referenced_scripts(data):
         stub = path.parent / "src" / script

@@ -1,4 +1,5 @@
-"""Shared fixtures: the example app (``models/``) synthesized once per test session.
+"""Shared fixtures: the example app (the frozen copies in ``tests/fixtures/models/``, never the repository's
+``models/``) synthesized once per test session.
 
 jsii start-up and synthesis are the slow part of these tests, so every construct test reads the same
 synthesized example app, and modules that need other stacks build one small app of their own.
@@ -41,8 +42,8 @@ class SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def example_app() -> SynthesizedApp:
-    """``build_app(cdk.App(), models/)`` with no account or region from the environment (so the
-    default region eu-west-1 applies), synthesized once for the whole session.
+    """``build_app(cdk.App(), MODELS_DIR)`` (``tests/fixtures/models``) with no account or region from the
+    environment (so the default region eu-west-1 applies), synthesized once for the whole session.
 
     The cyclic-dependency check of ``Template.from_stack`` is skipped here so that one broken stack
     does not fail every test; ``test_model_endpoint.py`` checks each endpoint stack for cycles.

@@ -1036,6 +1036,7 @@ class ModelConfig(_Frozen):
     Line split, MultiRecord).
     """
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    """How the pipeline follows the repository (opt-in self_update stage). Default: self_update false."""
 
     @field_validator("name")
     @classmethod

@@ -66,9 +66,22 @@ def model_schema() -> dict[str, Any]:
             continue
         for field_name, default in _section_defaults(model).items():
             section["properties"][field_name].setdefault("default", default)
+    _one_line_descriptions(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cdk-mlops model.yaml"
     return schema
+
+
+def _one_line_descriptions(node: Any) -> None:
+    """Docstrings wrap at the code's line length; editors show a description as one paragraph."""
+    if isinstance(node, dict):
+        if isinstance(node.get("description"), str):
+            node["description"] = " ".join(node["description"].replace("``", "").split())
+        for value in node.values():
+            _one_line_descriptions(value)
+    elif isinstance(node, list):
+        for value in node:
+            _one_line_descriptions(value)
 
 
 def schema_text() -> str:

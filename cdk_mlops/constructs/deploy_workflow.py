@@ -22,6 +22,7 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.error_names import aws_sdk
 from cdk_mlops.constructs.promotion import (
     model_package_arns,
     model_package_justification,
@@ -295,9 +296,10 @@ class DeployWorkflow(Construct):
         no_change.when(sfn.Condition.string_matches("$.error.Cause", "*No updates are to be performed*"), deployed)
         no_change.otherwise(failed)
         # The regional function's AWS clients retry throttling themselves.
-        for task in (resolve,) if regional is not None else (resolve, describe):
+        throttled = [(resolve, "sfn")] + ([(describe, "cloudformation")] if regional is None else [])
+        for task, service in throttled:
             task.add_retry(
-                errors=["CloudFormation.ThrottlingException", "Sfn.ThrottlingException"],
+                errors=list(aws_sdk(service).retryable),
                 interval=Duration.seconds(2),
                 backoff_rate=2,
                 max_attempts=4,
@@ -305,8 +307,8 @@ class DeployWorkflow(Construct):
         for task in (resolve, describe):
             task.add_catch(failed, result_path="$.error")
         if regional is None:
-            update.add_retry(
-                errors=["CloudFormation.ThrottlingException"],
+            update.add_retry(  # also retries "No updates are to be performed" (undeclared, like a throttle)
+                errors=list(aws_sdk("cloudformation").retryable),
                 interval=Duration.seconds(2),
                 backoff_rate=2,
                 max_attempts=4,

@@ -12,6 +12,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_mlops.constructs.compliance import Justification
+from cdk_mlops.constructs.error_names import aws_sdk
 
 PIPELINE_EXECUTION_TAG = "cdk-mlops:pipeline-execution"
 DEPLOYED_BY_TAG = "cdk-mlops:deployed-by"
@@ -60,9 +61,10 @@ def resolve_model_package(scope: Construct, training_state_machine: sfn.IStateMa
 
 
 def retry_sagemaker(task: tasks.CallAwsService) -> None:
-    """Backoff retries of an ``aws-sdk:sagemaker`` task's throttling and generic service errors."""
+    """Backoff retries of an ``aws-sdk:sagemaker`` task's throttling (``SageMaker.SageMakerException``:
+    SageMaker's ``ThrottlingException`` is not a declared error, see :mod:`cdk_mlops.constructs.error_names`)."""
     task.add_retry(
-        errors=["SageMaker.ThrottlingException", "SageMaker.SageMakerException"],
+        errors=list(aws_sdk("sagemaker").retryable),
         interval=Duration.seconds(2),
         backoff_rate=2,
         max_attempts=4,

@@ -25,13 +25,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_mlops.config.model_config import AssembleWith, BatchStrategy, SplitType
+from cdk_mlops.constructs.error_names import OPTIMIZED
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 
-#: Errors worth retrying on every SageMaker call: throttling and the generic error the optimized
-#: integration reports for it, and account capacity limits, which clear as other jobs finish.
-THROTTLING_ERRORS = ("SageMaker.ThrottlingException", "SageMaker.AmazonSageMakerException")
-CAPACITY_ERRORS = ("SageMaker.ResourceLimitExceededException",)
+#: Errors worth retrying on every SageMaker call (:mod:`cdk_mlops.constructs.error_names`): the generic
+#: error the optimized integration reports a throttle as, and account capacity limits, which clear as
+#: other jobs finish.
+THROTTLING_ERRORS = OPTIMIZED["sagemaker"].retryable
+CAPACITY_ERRORS = OPTIMIZED["sagemaker"].capacity
 
 #: The ARN resource type of each SageMaker job kind.
 JOB_ARN_RESOURCES = {"ProcessingJob": "processing-job", "TrainingJob": "training-job", "TransformJob": "transform-job"}

@@ -83,5 +83,5 @@ class WorkflowContext:
         task.add_catch(self.failure_handler, errors=["States.ALL"], result_path="$.error")
 
     def retry_throttling(self, task: sfn.CustomState | sfn.TaskStateBase, service: str) -> None:
-        """Adds a backoff retry for an AWS SDK task's throttling errors (``<Service>.ThrottlingException``)."""
+        """Adds a backoff retry for an AWS SDK task's throttling errors (:mod:`cdk_mlops.constructs.error_names`)."""
         retry_throttling(task, service)

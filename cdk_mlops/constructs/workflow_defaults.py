@@ -15,6 +15,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_mlops.constructs.error_names import aws_sdk
+
 
 def logged_state_machine(
     scope: Construct,
@@ -75,10 +77,11 @@ def service_role(scope: Construct, id: str, *, service: str, description: str) -
 
 
 def retry_throttling(task: sfn.CustomState | sfn.TaskStateBase, service: str) -> None:
-    """Adds a backoff retry (2 s, x2, 4 attempts) for an AWS SDK task's throttling and client errors
-    (``<Service>.ThrottlingException``, ``<Service>.SdkClientException``)."""
+    """Adds a backoff retry (2 s, x2, 4 attempts) for the errors a throttled call of AWS SDK integration
+    ``service`` (``"S3"``, ``"SageMaker"``...) fails with, from :mod:`cdk_mlops.constructs.error_names`
+    (``S3.S3Exception``: S3's ``SlowDown`` is not a declared error)."""
     task.add_retry(
-        errors=[f"{service}.ThrottlingException", f"{service}.SdkClientException"],
+        errors=list(aws_sdk(service).retryable),
         interval=Duration.seconds(2),
         backoff_rate=2,
         max_attempts=4,

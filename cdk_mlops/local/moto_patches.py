@@ -6,8 +6,8 @@ Everything here reaches into moto internals, so the module refuses any moto othe
 
 * ``arn:aws:states:::sagemaker:*`` (moto forwards it as "unsupported"): a real optimized integration:
   request-response for AWS's list of actions, ``.sync`` for training, processing and transform jobs
-  (create, then poll ``Describe*Job``), and AWS's error names (``SageMaker.AmazonSageMakerException``,
-  ``SageMaker.ResourceLimitExceededException``, ``SageMaker.ThrottlingException``...).
+  (create, then poll ``Describe*Job``), and AWS's error names (``SageMaker.ResourceLimitExceededException``;
+  any undeclared code, a throttle included, ``SageMaker.AmazonSageMakerException``).
 * ``sagemaker:UpdateEndpoint``: moto has no such API; added to moto's SageMaker responses.
 * moto's SageMaker backend: job outcomes and API faults come from a :class:`SageMakerScript` (its
   executor, if any, runs unscripted jobs from the ``Create*Job`` request as sent, PascalCase).
@@ -15,8 +15,8 @@ Everything here reaches into moto internals, so the module refuses any moto othe
   failing model raises ``ModelError``, HTTP 424, as the SageMaker Runtime API reference documents).
 * ``aws-sdk:*``: parameters and results use AWS's PascalCase members (moto passed them through, so
   ``aws-sdk:sfn:describeExecution`` failed); streamed bodies (``s3:getObject``'s ``Body``) become
-  strings and timestamps ISO-8601 strings; error prefixes use AWS's casing (``SageMaker.``,
-  ``CloudFormation.``, ``S3.``) and SageMaker errors are named like the optimized integration's.
+  strings and timestamps ISO-8601 strings; errors are named as AWS names them (``S3.NoSuchKeyException``,
+  and an undeclared code such as a throttle ``S3.S3Exception``), from :mod:`cdk_mlops.constructs.error_names`.
 * ``lambda:invoke`` and function-ARN tasks: dispatched to in-process Python handlers.
 * ``sns:publish``: captured; a publish to a topic moto does not know succeeds unless topics are required.
 * ``Wait`` states, ``Retry`` intervals and ``.sync`` polling: recorded and not really slept.
@@ -151,6 +151,7 @@ from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution_worker
 
+from cdk_mlops.constructs import error_names
 from cdk_mlops.local import jsonpath
 from cdk_mlops.local.scenario import JobKind, JobOutcome, ModelInvocationError, SageMakerScript
 
@@ -163,6 +164,8 @@ __all__ = [
     "install",
     "installed",
     "sagemaker_error_name",
+    "sdk_error_name",
+    "sdk_error_prefix",
 ]
 
 WaitKind = Literal["wait", "retry"]
@@ -247,48 +250,41 @@ def _context_of(env: Environment) -> StepContext:
 
 # -- error names ---------------------------------------------------------------------------------
 
-#: SageMaker error codes that AWS reports under their own name; the optimized integration reports all
-#: other codes (ValidationException...) as ``SageMaker.AmazonSageMakerException``. The first five are the
-#: error shapes of SageMaker's API model; throttling is named too, so a Retry on it matches.
-_SAGEMAKER_NAMED_ERRORS: Final = frozenset(
-    {
-        "ConflictException",
-        "ResourceAlreadyExists",
-        "ResourceInUse",
-        "ResourceLimitExceeded",
-        "ResourceNotFound",
-        "ThrottlingException",
-    }
-)
-OPTIMIZED_SAGEMAKER_GENERIC_ERROR: Final = "SageMaker.AmazonSageMakerException"
-SDK_SAGEMAKER_GENERIC_ERROR: Final = "SageMaker.SageMakerException"
-
-#: aws-sdk integration error prefixes as AWS spells them (moto only knows DynamoDb and Sfn).
-_SDK_SERVICE_ERROR_PREFIXES: Final[Mapping[str, str]] = {
-    "cloudformation": "CloudFormation",
+#: aws-sdk error prefixes of services outside :data:`error_names.AWS_SDK` (moto only knows DynamoDb, Sfn).
+_OTHER_SDK_ERROR_PREFIXES: Final[Mapping[str, str]] = {
     "codepipeline": "CodePipeline",
     "dynamodb": "DynamoDb",
-    "lambda": "Lambda",
-    "s3": "S3",
-    "sagemaker": "SageMaker",
-    "sfn": "Sfn",
-    "sns": "Sns",
     "sqs": "Sqs",
     "ssm": "Ssm",
 }
 
 
-def sagemaker_error_name(code: str, *, generic: str = OPTIMIZED_SAGEMAKER_GENERIC_ERROR) -> str:
-    """The Step Functions error name of a SageMaker API error code.
+def sagemaker_error_name(code: str) -> str:
+    """The name the optimized SageMaker integration reports for SageMaker error ``code``
+    (:func:`cdk_mlops.constructs.error_names.optimized_sagemaker_error_name`).
 
     >>> sagemaker_error_name("ResourceLimitExceeded")
     'SageMaker.ResourceLimitExceededException'
-    >>> sagemaker_error_name("ValidationException")
+    >>> sagemaker_error_name("ThrottlingException")
     'SageMaker.AmazonSageMakerException'
     """
-    if code in _SAGEMAKER_NAMED_ERRORS:
-        return f"SageMaker.{code if code.endswith('Exception') else code + 'Exception'}"
-    return generic
+    return error_names.optimized_sagemaker_error_name(code)
+
+
+def sdk_error_prefix(service_name: str) -> str:
+    """How AWS SDK integration errors of ``service_name`` (as in the Resource: ``s3``) are prefixed."""
+    known = error_names.AWS_SDK.get(service_name.lower())
+    if known is not None:
+        return known.prefix
+    return _OTHER_SDK_ERROR_PREFIXES.get(service_name.lower(), service_name)
+
+
+def sdk_error_name(service_name: str, ex: ClientError) -> str:
+    """The name an AWS SDK integration reports for ``ex`` (:func:`error_names.sdk_error_name`): botocore
+    raises an error its service model declares as a class named after the error shape, and any other
+    code (a throttle) as a plain ``ClientError``, which AWS reports under the service's base exception."""
+    shape = None if type(ex) is ClientError else type(ex).__name__
+    return error_names.sdk_error_name(sdk_error_prefix(service_name), shape)
 
 
 def _client_error_parts(ex: ClientError) -> tuple[str, str, int, str]:
@@ -524,14 +520,14 @@ class _LocalAwsSdkService(StateTaskServiceAwsSdk):
 
     @staticmethod
     def _normalise_service_error_name(service_name: str) -> str:
-        return _SDK_SERVICE_ERROR_PREFIXES.get(service_name.lower(), service_name)
+        return sdk_error_prefix(service_name)
 
     def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
-        if isinstance(ex, ClientError) and self.resource.api_name.lower() == "sagemaker":
-            code, message, status, request_id = _client_error_parts(ex)
-            cause = f"{message} (Service: SageMaker, Status Code: {status}, Request ID: {request_id})"
-            error = sagemaker_error_name(code, generic=SDK_SAGEMAKER_GENERIC_ERROR)
-            return _task_failure(self, env, error, cause)
+        if isinstance(ex, ClientError):
+            _, message, status, request_id = _client_error_parts(ex)
+            prefix = sdk_error_prefix(self.resource.api_name)
+            cause = f"{message} (Service: {prefix}, Status Code: {status}, Request ID: {request_id})"
+            return _task_failure(self, env, sdk_error_name(self.resource.api_name, ex), cause)
         failure: FailureEvent = super()._from_error(env=env, ex=ex)
         return failure
 

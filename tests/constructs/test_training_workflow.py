@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from cdk_mlops.config import parse_model_config
+from cdk_mlops.constructs import error_names
 from cdk_mlops.constructs.ml_pipeline import MlPipeline
 from cdk_mlops.stacks.pipeline_stack import ModelPipelineStack
 from cdk_mlops_testing import (
@@ -364,7 +365,7 @@ def test_every_task_retries_throttling_with_backoff_and_catches_into_notify_fail
         throttling = [
             rule
             for rule in state["Retry"]
-            if any(error.endswith(".ThrottlingException") for error in rule["ErrorEquals"])
+            if set(error_names.for_resource(state["Resource"]).throttling) <= set(rule["ErrorEquals"])
         ]
         assert len(throttling) == 1, name
         assert throttling[0]["BackoffRate"] == 2, name

@@ -9,7 +9,7 @@ from pathlib import Path
 from cdk_mlops.local.engine import JobOutcome, LocalEngine
 from cdk_mlops.local.harness import FAKE_BUCKET, TokenResolver, synthesize_templates
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "models"  # frozen copies, not models/
 STACK = "Mlops-churn-xgb-Pipeline"
 
 

@@ -86,8 +86,9 @@ def transform_parameters() -> dict[str, Any]:
 
 
 TRAIN_SYNC = "arn:aws:states:::sagemaker:createTrainingJob.sync"
+#: The optimized SageMaker integration reports a throttle as its generic error (cdk_mlops.constructs.error_names).
 THROTTLE_RETRY = {
-    "ErrorEquals": ["SageMaker.ThrottlingException"],
+    "ErrorEquals": ["SageMaker.AmazonSageMakerException"],
     "IntervalSeconds": 5,
     "BackoffRate": 2,
     "MaxAttempts": 3,
@@ -202,16 +203,18 @@ def test_throttled_create_is_retried_with_backoff_until_it_succeeds(engine: Loca
         ("retry", 10.0, "Train"),
     ]
     failures = result.events("TaskFailed")
-    assert [event["taskFailedEventDetails"]["error"] for event in failures] == ["SageMaker.ThrottlingException"] * 2
+    assert [event["taskFailedEventDetails"]["error"] for event in failures] == [
+        "SageMaker.AmazonSageMakerException"
+    ] * 2
 
 
-def test_throttling_beyond_max_attempts_fails_with_sagemaker_throttling_exception(engine: LocalEngine) -> None:
+def test_throttling_beyond_max_attempts_fails_with_the_generic_sagemaker_error(engine: LocalEngine) -> None:
     engine.sagemaker.throttle("CreateTrainingJob", times=5)
 
     result = engine.run(training_machine(Retry=[THROTTLE_RETRY]), input={"jobName": "churn-train-8"})
 
     assert result.status == "FAILED"
-    assert result.error == "SageMaker.ThrottlingException"
+    assert result.error == "SageMaker.AmazonSageMakerException"
     assert "Error Code: ThrottlingException" in (result.cause or "")
     assert engine.sagemaker.call_count("CreateTrainingJob") == 4
 
@@ -592,7 +595,7 @@ def test_aws_sdk_sagemaker_errors_use_sagemaker_error_names_and_retry(engine: Lo
             "Group": task(
                 "arn:aws:states:::aws-sdk:sagemaker:describeModelPackageGroup",
                 {"ModelPackageGroupName.$": "$.group"},
-                Retry=[{"ErrorEquals": ["SageMaker.ThrottlingException"], "IntervalSeconds": 2}],
+                Retry=[{"ErrorEquals": ["SageMaker.SageMakerException"], "IntervalSeconds": 2}],
                 ResultSelector={"name.$": "$.ModelPackageGroupName"},
                 Next="Missing",
             ),

@@ -17,7 +17,7 @@ from cdk_mlops.local.harness import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = REPO_ROOT / "models"
+MODELS_DIR = REPO_ROOT / "tests" / "fixtures" / "models"  # frozen copies, not models/ (tests/fixtures/README.md)
 MODELS = ["churn-xgb", "iris-sklearn"]
 APPROVED_PATH = {
     "churn-xgb": [

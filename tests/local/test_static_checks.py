@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = ROOT / "models"
+MODELS_DIR = ROOT / "tests" / "fixtures" / "models"  # frozen copies, not models/ (tests/fixtures/README.md)
 
 
 def _load_checker() -> ModuleType:
