@@ -2,7 +2,9 @@
 """The example app: a pipeline stack and two endpoint stacks for every ``models/*/model.yaml``.
 
 ``cdk synth -c models=churn-xgb`` synthesizes only that model (every file is still validated);
-``cdk synth -c models_dir=examples`` reads the model files of another folder.
+``cdk synth -c models_dir=examples`` reads the model files of another folder. With credentials (the CLI
+sets ``CDK_DEFAULT_ACCOUNT``), a chosen model still holding the examples' placeholder accounts or
+connection stops synthesis (``cdk_mlops.deploy_guard``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import aws_cdk as cdk
 
 from cdk_mlops.app_builder import build_app, enable_compliance_checks, selected_models
 from cdk_mlops.config import ModelConfigError
+from cdk_mlops.deploy_guard import refuse_placeholders
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -22,7 +25,9 @@ def main() -> None:
     app = cdk.App()
     enable_compliance_checks(app)
     try:
-        build_app(app, app.node.try_get_context("models_dir") or MODELS_DIR, only=selected_models(app))
+        models_dir = app.node.try_get_context("models_dir") or MODELS_DIR
+        mlops = build_app(app, models_dir, only=selected_models(app))
+        refuse_placeholders([stacks.config for stacks in mlops.models.values()], models_dir)
     except ModelConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

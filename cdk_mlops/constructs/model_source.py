@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Annotations, RemovalPolicy, Stack, Token
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
@@ -25,6 +25,21 @@ class BoundSource:
     revision_variable: str
 
 
+def _warn_of_connection_region(scope: Construct, connection_arn: str) -> None:
+    """A synthesis warning when the connection is in another region than the pipeline: a pipeline's
+    source actions run in its own region (CodePipeline enforces it), and a connection is a resource of
+    the region it was created in; create one in the pipeline's region."""
+    region = Stack.of(scope).region
+    connection_region = connection_arn.split(":")[3]
+    if not Token.is_unresolved(region) and connection_region != region:
+        Annotations.of(scope).add_warning_v2(
+            "cdk-mlops:connection-region",
+            f"source.connection_arn is a connection in {connection_region}, but this pipeline is in {region}: "
+            f"create the CodeConnections connection in {region} (or deploy the pipeline to {connection_region}, "
+            f"CDK_DEFAULT_REGION={connection_region}) (got {connection_arn!r})",
+        )
+
+
 def bind_source(scope: Construct, settings: SourceConfig, output: codepipeline.Artifact) -> BoundSource:
     """Creates the source action for ``settings``.
 
@@ -36,6 +51,7 @@ def bind_source(scope: Construct, settings: SourceConfig, output: codepipeline.A
     """
     if settings.provider is SourceProvider.CODECONNECTIONS:
         assert settings.connection_arn and settings.repository  # guaranteed by SourceConfig
+        _warn_of_connection_region(scope, settings.connection_arn)
         owner, repo = settings.repository.split("/", 1)
         connection_action = actions.CodeStarConnectionsSourceAction(
             action_name="Source",
