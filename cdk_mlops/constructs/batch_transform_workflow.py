@@ -25,6 +25,7 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.failure_notice import FailurePath, Headline, Line, catch_failure, message, publish
 from cdk_mlops.constructs.promotion import (
     model_package_arns,
     model_package_justification,
@@ -32,6 +33,7 @@ from cdk_mlops.constructs.promotion import (
     resolve_model_package,
     retry_sagemaker,
 )
+from cdk_mlops.constructs.run_names import run_name
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig, TransformJobTask, pass_role_statement
 from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification, retry_throttling, service_role
 
@@ -122,9 +124,15 @@ class BatchTransformWorkflow(Construct):
                 paths=[execution, *paths],
             )
 
-        failure = notify("NotifyFailure", "failed: {}: {}", ["$.error.Error", "$.error.Cause"]).next(
-            sfn.Fail(self, "BatchTransformFailed", error="BatchTransformFailed", cause_path="$.error.Cause")
-        )
+        headline = Headline(model_name, "batch transform")
+        failure = FailurePath(
+            self,
+            headline=headline,
+            topic=notification_topic,
+            subject=f"cdk-mlops: {model_name} batch transform",
+            then=sfn.Fail(self, "BatchTransformFailed", error="BatchTransformFailed", cause_path="$.error.Cause"),
+            job_name_fields=["TransformJobName"],
+        ).entry
 
         def delete_model(state_id: str) -> tasks.CallAwsService:
             task = tasks.CallAwsService(
@@ -145,7 +153,7 @@ class BatchTransformWorkflow(Construct):
         clean_up.next(failure)
 
         run: dict[str, str] = {
-            "name.$": f"States.Format('{model_name}-{{}}-batch', {execution})",
+            "name.$": run_name(model_name, "batch"),
             "output_path.$": f"States.Format('{output_uri}{{}}/', {execution})",
         }
         if settings.date_partition:
@@ -191,11 +199,18 @@ class BatchTransformWorkflow(Construct):
             parameters={"ModelPackageArn.$": "$.approved.packages[0].ModelPackageArn"},
             result_path="$.package",
         )
-        none_approved = notify(
+        none_approved = publish(
+            self,
             "NotifyNoApprovedPackage",
-            f"found no Approved package in model package group {model_package_group_name}: approve one in "
-            "the model registry, or release one through the pipeline",
-            [],
+            topic=notification_topic,
+            subject=f"cdk-mlops: {model_name} batch transform",
+            text=message(
+                headline.line(
+                    f"no Approved package in model package group {model_package_group_name}",
+                    state="ApprovedPackageFound?",
+                ),
+                Line("Approve one in the model registry, or release one through the pipeline."),
+            ),
         ).next(
             sfn.Fail(
                 self,
@@ -251,7 +266,7 @@ class BatchTransformWorkflow(Construct):
             encryption_key=encryption_key,
             result_path="$.transform",
         )
-        transform.add_catch(clean_up, errors=["States.ALL"], result_path="$.error")
+        catch_failure(transform, clean_up)
 
         finish = delete_model("DeleteModel")
         succeeded = notify(
@@ -270,7 +285,7 @@ class BatchTransformWorkflow(Construct):
         release.otherwise(finish)
         score = sfn.Chain.start(create_model).next(transform).next(release)
         for task in (resolve, find_approved, create_model, finish):
-            task.add_catch(failure, errors=["States.ALL"], result_path="$.error")
+            catch_failure(task, failure)
         resolve.next(use_trained).next(score)
         use_approved.next(score)
         find_approved.next(approved_found)

@@ -23,6 +23,7 @@ from cdk_mlops.constructs.compliance import (
     justify_wildcards,
 )
 from cdk_mlops.constructs.error_names import aws_sdk
+from cdk_mlops.constructs.failure_notice import FailurePath, Headline, Line, catch_failure, message, publish
 from cdk_mlops.constructs.promotion import (
     model_package_arns,
     model_package_justification,
@@ -31,7 +32,8 @@ from cdk_mlops.constructs.promotion import (
     retry_sagemaker,
 )
 from cdk_mlops.constructs.regional_deploy import RegionalDeployFunction
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
+from cdk_mlops.constructs.run_names import EXECUTION_NAME_HASH
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine
 
 MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
 #: Parameters of an endpoint stack in another region: the model data (and the serving code of a
@@ -179,21 +181,15 @@ class DeployWorkflow(Construct):
         endpoint_stack_arn = stack_arn(self, stack_name, stack_account)
         package_arns = [model_package_arns(self, model_package_group_name)]
 
-        def notify(state_id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
-            return notification(
-                self,
-                state_id,
-                topic=notification_topic,
-                subject=f"cdk-mlops: {model_name} {stage}",
-                template=template,
-                paths=paths,
-            )
-
-        failed = notify(
-            "NotifyFailure",
-            f"Deploying {model_name} to {stage} ({stack_name}) failed: {{}}: {{}}",
-            ["$.error.Error", "$.error.Cause"],
-        ).next(sfn.Fail(self, "DeploymentFailed", error="DeploymentFailed", cause_path="$.error.Cause"))
+        headline = Headline(model_name, f"deploy to {stage}")
+        subject = f"cdk-mlops: {model_name} {stage}"
+        failed = FailurePath(
+            self,
+            headline=headline,
+            topic=notification_topic,
+            subject=subject,
+            then=sfn.Fail(self, "DeploymentFailed", error="DeploymentFailed", cause_path="$.error.Cause"),
+        ).entry
 
         resolve = resolve_model_package(self, training_state_machine)
         dynamic = {MODEL_PACKAGE_PARAMETER: "$.training.output.ModelPackageArn"}
@@ -246,10 +242,19 @@ class DeployWorkflow(Construct):
                 "Stage": stage,
             },
         )
-        rolled_back_notification = notify(
+        rolled_back_notification = publish(
+            self,
             "NotifyRolledBack",
-            f"Deploying {model_name} to {stage} ({stack_name}) rolled back: stack status {{}}",
-            ["$.stack.status"],
+            topic=notification_topic,
+            subject=subject,
+            text=message(
+                headline.line(
+                    f"stack {stack_name} rolled back ({{}}): {{}}",
+                    ["$.stack.status", "$.rollback.reason"],
+                    state="StackUpdated?",
+                ),
+                Line(f"Details: the events of stack {stack_name} in CloudFormation name the resource that failed"),
+            ),
         ).next(
             sfn.Fail(
                 self,
@@ -276,8 +281,9 @@ class DeployWorkflow(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             )
             retry_sagemaker(reject)
-            reject.add_catch(failed, result_path="$.error")
+            catch_failure(reject, failed)
             rolled_back = reject.next(rolled_back_notification)
+        rolled_back = self._rollback_reason(rolled_back, regional=regional is not None)
         after: sfn.IChainable = sfn.Succeed(self, "Done")
         if promote:
             after = promotion_record(
@@ -305,7 +311,7 @@ class DeployWorkflow(Construct):
                 max_attempts=4,
             )
         for task in (resolve, describe):
-            task.add_catch(failed, result_path="$.error")
+            catch_failure(task, failed)
         if regional is None:
             update.add_retry(  # also retries "No updates are to be performed" (undeclared, like a throttle)
                 errors=list(aws_sdk("cloudformation").retryable),
@@ -313,7 +319,7 @@ class DeployWorkflow(Construct):
                 backoff_rate=2,
                 max_attempts=4,
             )
-        update.add_catch(no_change, result_path="$.error")
+        catch_failure(update, no_change)
 
         poll = (
             sfn.Choice(self, "StackUpdated?")
@@ -364,6 +370,33 @@ class DeployWorkflow(Construct):
             ],
         )
 
+    def _rollback_reason(self, then: sfn.IChainable, *, regional: bool) -> sfn.IChainable:
+        """``RollbackReason?`` → ``ReadRollbackReason`` (the stack's ``StackStatusReason``) or
+        ``NoRollbackReason`` (CloudFormation gave none) into ``$.rollback.reason`` → ``then``. The SDK
+        call keeps the whole stack at ``$.stack.reason``; the regional function returns the reason or ""."""
+        path = "$.stack.reason" if regional else "$.stack.reason.StackStatusReason"
+        given = sfn.Pass(self, "ReadRollbackReason", parameters={"reason.$": path}, result_path="$.rollback")
+        none = sfn.Pass(
+            self,
+            "NoRollbackReason",
+            parameters={"reason": "CloudFormation gave no reason"},
+            result_path="$.rollback",
+        )
+        given.next(then)
+        none.next(then)
+        return (
+            sfn.Choice(self, "RollbackReason?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present(path),
+                    sfn.Condition.is_string(path),
+                    sfn.Condition.not_(sfn.Condition.string_equals(path, "")),
+                ),
+                given,
+            )
+            .otherwise(none)
+        )
+
     def _stack_calls(
         self, stack_name: str, parameters: list[dict[str, object]], endpoint_stack_arn: str
     ) -> tuple[sfn.CustomState | tasks.CallAwsService, sfn.CustomState | tasks.CallAwsService]:
@@ -375,7 +408,7 @@ class DeployWorkflow(Construct):
             "Parameters": parameters,
             "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
             "RoleARN": self.cloudformation_role.role_arn,
-            "ClientRequestToken.$": "$$.Execution.Name",
+            "ClientRequestToken.$": EXECUTION_NAME_HASH,  # execution names may hold '_' (see run_names)
         }
         describe_parameters = {"StackName": stack_name}
         status = {"status.$": "$.Stacks[0].StackStatus", "reason.$": "$.Stacks[0]"}
@@ -467,7 +500,7 @@ class DeployWorkflow(Construct):
             result_path="$.replica",
         )
         for state in (describe_package, replicate):
-            state.add_catch(on_error, result_path="$.error")
+            catch_failure(state, on_error)
         return describe_package.next(replicate)
 
     def _regional_stack_calls(
@@ -487,7 +520,7 @@ class DeployWorkflow(Construct):
                     **target,
                     "Parameters": parameters,  # "ParameterValue.$" keys pass through as JSONPaths
                     "CloudFormationRoleArn": self.cloudformation_role.role_arn,
-                    "ClientRequestToken": sfn.JsonPath.string_at("$$.Execution.Name"),
+                    "ClientRequestToken": sfn.JsonPath.hash(sfn.JsonPath.execution_name, "MD5"),
                 }
             ),
             result_selector={"StackId.$": "$.Payload.StackId"},
@@ -499,7 +532,11 @@ class DeployWorkflow(Construct):
             lambda_function=function,
             payload=sfn.TaskInput.from_object(
                 # The token only names the role session, so CloudTrail ties each call to the execution.
-                {"Action": "DescribeStack", **target, "ClientRequestToken": sfn.JsonPath.string_at("$$.Execution.Name")}
+                {
+                    "Action": "DescribeStack",
+                    **target,
+                    "ClientRequestToken": sfn.JsonPath.hash(sfn.JsonPath.execution_name, "MD5"),
+                }
             ),
             result_selector={"status.$": "$.Payload.status", "reason.$": "$.Payload.reason"},
             result_path="$.stack",

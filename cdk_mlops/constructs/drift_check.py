@@ -32,9 +32,11 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.failure_notice import FailurePath, Headline, catch_failure
+from cdk_mlops.constructs.run_names import run_name
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig, ProcessingJobTask, S3Channel
 from cdk_mlops.constructs.workflow_context import data_prefix_of
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification, retry_throttling, service_role
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine, retry_throttling, service_role
 
 METRIC_NAMESPACE = "cdk-mlops"
 METRIC_NAME = "DriftScore"
@@ -92,20 +94,20 @@ class DriftCheck(Construct):
         bucket = artifact_bucket.bucket_name
         execution = "$$.Execution.Name"
 
-        failure = notification(
+        failure = FailurePath(
             self,
-            "NotifyFailure",
+            headline=Headline(model_name, "drift check"),
             topic=notification_topic,
             subject=f"cdk-mlops: {model_name}",
-            template=f"Drift check of model {model_name} ({{}}) failed: {{}}: {{}}",
-            paths=["$$.Execution.Name", "$.error.Error", "$.error.Cause"],
-        ).next(sfn.Fail(self, "DriftCheckFailed", error="DriftCheckFailed", cause_path="$.error.Cause"))
+            then=sfn.Fail(self, "DriftCheckFailed", error="DriftCheckFailed", cause_path="$.error.Cause"),
+            job_name_fields=["ProcessingJobName"],
+        ).entry
 
         initialize = sfn.Pass(
             self,
             "Initialize",
             parameters={
-                "job_name.$": f"States.Format('{model_name}-{{}}-drift', {execution})",
+                "job_name.$": run_name(model_name, "drift"),
                 "output_prefix.$": f"States.Format('s3://{bucket}/{model_name}/drift/{{}}/', {execution})",
                 "score_key.$": f"States.Format('{model_name}/drift/{{}}/drift.json', {execution})",
             },
@@ -181,7 +183,7 @@ class DriftCheck(Construct):
         retry_throttling(read, "S3")
         retry_throttling(publish, "CloudWatch")
         for task in (detect, read, publish):
-            task.add_catch(failure, errors=["States.ALL"], result_path="$.error")
+            catch_failure(task, failure)
         definition = (
             sfn.Chain.start(initialize).next(detect).next(read).next(publish).next(sfn.Succeed(self, "DriftChecked"))
         )

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from cdk_mlops.constructs.compliance import Justification
 from cdk_mlops.constructs.error_names import aws_sdk
+from cdk_mlops.constructs.failure_notice import catch_failure
 
 PIPELINE_EXECUTION_TAG = "cdk-mlops:pipeline-execution"
 DEPLOYED_BY_TAG = "cdk-mlops:deployed-by"
@@ -116,5 +117,5 @@ def promotion_record(
     )
     for task in (approve, tag):
         retry_sagemaker(task)
-        task.add_catch(on_error, result_path="$.error")
+        catch_failure(task, on_error)
     return approve.next(tag)

@@ -20,8 +20,9 @@ from cdk_mlops.constructs.compliance import (
     justify_wildcards,
 )
 from cdk_mlops.constructs.deploy_workflow import stack_arn, stack_arn_justification
+from cdk_mlops.constructs.failure_notice import FailurePath, Headline, Line, catch_failure, message, publish
 from cdk_mlops.constructs.handler_function import handler_function
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine
 
 
 class SmokeTestWorkflow(Construct):
@@ -92,28 +93,29 @@ class SmokeTestWorkflow(Construct):
             retry_on_service_exceptions=True,
         )
         subject = f"cdk-mlops: {model_name} smoke test"
-        failed_notification = notification(
+        headline = Headline(model_name, "smoke test")
+        logs = Line("Logs: CloudWatch log group {}", [f"'{self.function_log_group.log_group_name}'"])
+        failed_notification = publish(
             self,
             "NotifySmokeTestFailed",
             topic=notification_topic,
             subject=subject,
-            template=f"Smoke test of {model_name} in {stack_name} failed: {{}}",
-            paths=["$.smokeTest.result.reason"],
+            text=message(
+                headline.line(
+                    f"the endpoint in {stack_name} failed: {{}}", ["$.smokeTest.result.reason"], state="Passed?"
+                ),
+                logs,
+            ),
         )
-        error_notification = notification(
+        error_path = FailurePath(
             self,
-            "NotifySmokeTestError",
+            headline=headline,
             topic=notification_topic,
             subject=subject,
-            template=f"Smoke test of {model_name} in {stack_name} could not run: {{}}: {{}}",
-            paths=["$.error.Error", "$.error.Cause"],
+            then=sfn.Fail(self, "SmokeTestError", error="SmokeTestError", cause_path="$.error.Cause"),
+            notify_id="NotifySmokeTestError",
         )
-        invoke.add_catch(
-            error_notification.next(
-                sfn.Fail(self, "SmokeTestError", error="SmokeTestError", cause_path="$.error.Cause")
-            ),
-            result_path="$.error",
-        )
+        catch_failure(invoke, error_path.entry)
         verdict = (
             sfn.Choice(self, "Passed?")
             .when(

@@ -26,10 +26,12 @@ from cdk_mlops.constructs.compliance import (
     allow_publish,
     justify_wildcards,
 )
+from cdk_mlops.constructs.failure_notice import TRAINING_WORKFLOW, FailurePath, Headline, Line, message, publish
+from cdk_mlops.constructs.run_names import run_name
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.workflow_context import WorkflowContext, data_prefix_of
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification
+from cdk_mlops.constructs.workflow_defaults import logged_state_machine
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
 
 
@@ -112,14 +114,16 @@ class TrainingWorkflow(Construct):
             sagemaker_role = execution_role.role
         self.sagemaker_role = sagemaker_role
 
-        self.failure_notification = self._notification(
-            "NotifyFailure",
-            f"Model {model.name} workflow {{}} failed: {{}}: {{}}",
-            ["$$.Execution.Name", "$.error.Error", "$.error.Cause"],
+        failure_path = FailurePath(
+            self,
+            headline=Headline(model.name, TRAINING_WORKFLOW),
+            topic=notification_topic,
+            subject=f"cdk-mlops: {model.name}",
+            then=sfn.Fail(self, "WorkflowFailed", error="TrainingWorkflowFailed", cause_path="$.error.Cause"),
+            job_name_fields=["TrainingJobName", "ProcessingJobName"],
         )
-        failure = self.failure_notification.next(
-            sfn.Fail(self, "WorkflowFailed", error="TrainingWorkflowFailed", cause_path="$.error.Cause")
-        )
+        self.failure_notification = failure_path.notification
+        failure = failure_path.entry
         ctx = WorkflowContext(
             scope=self,
             model=model,
@@ -231,19 +235,21 @@ class TrainingWorkflow(Construct):
             "checkpoints.$": f"States.Format('{run}checkpoints/', {execution})",
             "evaluation_prefix.$": f"States.Format('{run}evaluation/', {execution})",
             "evaluation_key.$": f"States.Format('{name}/runs/{{}}/evaluation/evaluation.json', {execution})",
-            "preprocessing_job.$": f"States.Format('{name}-{{}}-prep', {execution})",
-            "training_job.$": f"States.Format('{name}-{{}}-train', {execution})",
-            "evaluation_job.$": f"States.Format('{name}-{{}}-eval', {execution})",
+            # SageMaker names: the model, the MD5 of the execution name and the kind (see run_names).
+            "preprocessing_job.$": run_name(name, "prep"),
+            "training_job.$": run_name(name, "train"),
+            "evaluation_job.$": run_name(name, "eval"),
         }
 
     def _notification(self, id: str, template: str, paths: Sequence[str]) -> tasks.SnsPublish:
-        return notification(
+        """A notification whose first line is ``template`` (``{}`` slots for ``paths``), then the
+        execution's console URL (see :mod:`~cdk_mlops.constructs.failure_notice`)."""
+        return publish(
             self,
             id,
             topic=self.notification_topic,
             subject=f"cdk-mlops: {self.model.name}",
-            template=template,
-            paths=paths,
+            text=message(Line(template, paths)),
         )
 
     @staticmethod

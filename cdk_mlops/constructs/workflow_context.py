@@ -17,6 +17,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_mlops.config.model_config import ModelConfig
+from cdk_mlops.constructs.failure_notice import catch_failure
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.workflow_defaults import retry_throttling
 
@@ -79,8 +80,9 @@ class WorkflowContext:
         return f"s3://{self.data_bucket.bucket_name}/{self.data_prefix}{channel}/"
 
     def protect(self, task: sfn.CustomState | sfn.TaskStateBase) -> None:
-        """Sends any error of ``task`` to the workflow's failure notification (after its own retries)."""
-        task.add_catch(self.failure_handler, errors=["States.ALL"], result_path="$.error")
+        """Sends any error of ``task`` to the workflow's failure notification (after its own retries),
+        which names the task's state (see :func:`~cdk_mlops.constructs.failure_notice.catch_failure`)."""
+        catch_failure(task, self.failure_handler)
 
     def retry_throttling(self, task: sfn.CustomState | sfn.TaskStateBase, service: str) -> None:
         """Adds a backoff retry for an AWS SDK task's throttling errors (:mod:`cdk_mlops.constructs.error_names`)."""

@@ -16,6 +16,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from cdk_mlops.config.model_config import Comparison, MetricThreshold, ProcessingConfig
+from cdk_mlops.constructs.failure_notice import TRAINING_WORKFLOW, Headline
+from cdk_mlops.constructs.run_names import client_token
 from cdk_mlops.constructs.sagemaker_tasks import ProcessingJobTask, S3Channel, SpotTraining, TrainingJobTask
 from cdk_mlops.constructs.workflow_context import RunPaths, WorkflowContext
 
@@ -253,7 +255,8 @@ def _comparison(rule: MetricThreshold, path: str) -> sfn.Condition:
 
 
 Notify = Callable[[str, str, Sequence[str]], tasks.SnsPublish]
-"""Creates a notification state: ``(id, States.Format template, JSONPaths for its {} slots)``."""
+"""Creates a notification state: ``(id, first line with {} slots, JSONPaths for the slots)``; the
+workflow adds the execution's console URL on the next line (see ``failure_notice``)."""
 
 
 def default_quality_gate(
@@ -269,16 +272,19 @@ def default_quality_gate(
     ``QualityGateRejected``. Every Choice checks ``IsPresent`` first, so a missing value never falls
     through to a default branch. No rules: the gate passes straight to ``on_pass``."""
     next_state: sfn.IChainable = on_pass
+    headline = Headline(ctx.model.name, TRAINING_WORKFLOW)
     for index in reversed(range(len(rules))):
         rule = rules[index]
         path = metric_path(rule)
         requirement = f"{rule.comparison.value} {rule.threshold:g}"
-        rejected = notify(
-            f"NotifyRejected{index}",
-            f"Model {ctx.model.name} rejected by the quality gate: {rule.metric} = {{}} does not meet "
-            f"{requirement}. Nothing was registered.",
+        gate_name = f"QualityGate {rule.key}"
+        rejected_line = headline.line(
+            f"{rule.metric} = {{}} does not meet {requirement}; nothing was registered",
             [path],
-        ).next(
+            state=gate_name,
+            verb="stopped at",
+        )
+        rejected = notify(f"NotifyRejected{index}", rejected_line.text, rejected_line.arguments).next(
             sfn.Fail(
                 ctx.scope,
                 f"Rejected{index}",
@@ -286,11 +292,10 @@ def default_quality_gate(
                 cause=f"{rule.metric} does not meet {requirement}",
             )
         )
-        missing = notify(
-            f"NotifyMetricMissing{index}",
-            f"Model {ctx.model.name} cannot be evaluated: metric {rule.metric} is missing from the {{}} output.",
-            ["$.evaluation.source"],
-        ).next(
+        missing_line = headline.line(
+            f"metric {rule.metric} is missing from the {{}} output", ["$.evaluation.source"], state=gate_name
+        )
+        missing = notify(f"NotifyMetricMissing{index}", missing_line.text, missing_line.arguments).next(
             sfn.Fail(
                 ctx.scope,
                 f"MetricMissing{index}",
@@ -298,7 +303,7 @@ def default_quality_gate(
                 cause=f"metric {rule.metric} is missing from the evaluation",
             )
         )
-        choice = sfn.Choice(ctx.scope, f"Gate{index}", state_name=f"QualityGate {rule.key}")
+        choice = sfn.Choice(ctx.scope, f"Gate{index}", state_name=gate_name)
         choice.when(sfn.Condition.not_(sfn.Condition.is_present(path)), missing)
         choice.when(_comparison(rule, path), next_state)
         choice.otherwise(rejected)
@@ -327,7 +332,7 @@ def default_registration_step(
         "ModelPackageGroupName": model_package_group_name,
         "ModelPackageDescription.$": "States.Format('Trained by execution {}', $$.Execution.Name)",
         "ModelApprovalStatus": "PendingManualApproval",
-        "ClientToken.$": "$$.Execution.Name",
+        "ClientToken.$": client_token(model_package_group_name),
         "InferenceSpecification": {
             "Containers": [container],
             "SupportedContentTypes": [content_type],

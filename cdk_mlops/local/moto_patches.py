@@ -28,6 +28,7 @@ Everything here reaches into moto internals, so the module refuses any moto othe
   (moto wrapped it in a one-item list); filters and wildcards yield lists, ``[]`` when nothing matches,
   and filters accept ``&&``/``||`` (:mod:`cdk_mlops.local.jsonpath`).
 * ``$$.Execution.StartTime`` is an ISO-8601 string, as on AWS (moto gave a ``datetime``).
+* JSONPath states read workflow variables (``$failedState``) without a JVM (:mod:`cdk_mlops.local.variables`).
 * the interpreter's boto3 clients are cached (moto rebuilt them, re-reading botocore's models, per run),
   and a task with ``Credentials`` naming a role of another account calls that account's moto backend
   (moto used its default account for every call); the engine records the role.
@@ -106,6 +107,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringVariableSample
 from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_operator_type import (
     ComparisonOperatorType,
 )
@@ -152,7 +154,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution_worker
 
 from cdk_mlops.constructs import error_names
-from cdk_mlops.local import jsonpath
+from cdk_mlops.local import jsonpath, variables
 from cdk_mlops.local.scenario import JobKind, JobOutcome, ModelInvocationError, SageMakerScript
 
 __all__ = [
@@ -1088,6 +1090,7 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
         patch(mock.patch.object(WaitFunction, "_wait_interval", _wait_interval))
         patch(mock.patch.object(ExecutionState, "_evaluate_with_timeout", _evaluate_with_injected_fault))
         patch(mock.patch.object(ComparisonVariable, "_eval_body", _comparison_variable_eval_body))
+        patch(mock.patch.object(StringVariableSample, "_eval_body", variables.variable_sample_eval_body))
         patch(mock.patch.object(SageMakerResponse, "call_action", _sagemaker_call_action))
         patch(mock.patch.object(SageMakerRuntimeResponse, "invoke_endpoint", _invoke_endpoint))
         patch(mock.patch.object(execution_worker, "ExecutionData", _execution_data))

@@ -225,7 +225,10 @@ def test_the_newest_approved_package_of_the_group_is_listed(states) -> None:
 def test_no_approved_package_notifies_and_fails_with_its_own_error(states) -> None:
     assert states["ApprovedPackageFound?"]["Default"] == "NotifyNoApprovedPackage"
     notify = states["NotifyNoApprovedPackage"]
-    assert "found no Approved package in model package group fraud-batch" in notify["Parameters"]["Message.$"]
+    assert notify["Parameters"]["Message.$"].startswith(
+        "States.Format('fraud-batch batch transform failed at ApprovedPackageFound?: "
+        "no Approved package in model package group fraud-batch{}Execution: "
+    )
     assert notify["Next"] == "NoApprovedPackage"
     assert states["NoApprovedPackage"] == {
         "Type": "Fail",
@@ -238,7 +241,7 @@ def test_names_and_the_output_path_derive_from_the_execution_name_and_the_input_
     states,
 ) -> None:
     assert states["Initialize"]["Parameters"] == {
-        "name.$": "States.Format('fraud-batch-{}-batch', $$.Execution.Name)",
+        "name.$": "States.Format('fraud-batch-{}-batch', States.Hash($$.Execution.Name, 'MD5'))",
         "output_path.$": f"States.Format('s3://{BUCKET_NAME}/fraud-batch/batch/output/{{}}/', $$.Execution.Name)",
         # date_partition: true in fraud-batch: the UTC date part of the ISO-8601 start time
         "input_uri.$": f"States.Format('s3://{BUCKET_NAME}/fraud-batch/batch/input/{{}}/', "
@@ -317,18 +320,22 @@ def test_every_task_retries_and_errors_after_the_model_exists_delete_it_before_n
 
     assert all(state["Retry"] for state in tasks.values())
     assert catch_targets == {
-        "ResolveModelPackage": ["NotifyFailure"],
-        "FindApprovedPackage": ["NotifyFailure"],
-        "CreateModel": ["NotifyFailure"],
+        "ResolveModelPackage": ["DescribeFailure"],
+        "FindApprovedPackage": ["DescribeFailure"],
+        "CreateModel": ["DescribeFailure"],
         "Transform": ["DeleteModelAfterFailure"],
         "ApproveModelPackage": ["DeleteModelAfterFailure"],
         "TagRelease": ["DeleteModelAfterFailure"],
-        "DeleteModel": ["NotifyFailure"],
-        "DeleteModelAfterFailure": ["NotifyFailure"],
+        "DeleteModel": ["DescribeFailure"],
+        "DeleteModelAfterFailure": ["DescribeFailure"],
     }
+    # each catch names its state for the notification; the clean-up keeps the failed state's name
+    for name, state in tasks.items():
+        assigned = state["Catch"][0].get("Assign")
+        assert assigned == (None if name == "DeleteModelAfterFailure" else {"failedState": name}), name
     # a failed clean-up keeps the first error for the notification
     assert states["DeleteModelAfterFailure"]["Catch"][0]["ResultPath"] == "$.cleanupError"
-    assert states["DeleteModelAfterFailure"]["Next"] == "NotifyFailure"
+    assert states["DeleteModelAfterFailure"]["Next"] == "DescribeFailure"
     assert states["Transform"]["Retry"][1]["ErrorEquals"] == ["SageMaker.ResourceLimitExceededException"]
     assert states["NotifyFailure"]["Next"] == "BatchTransformFailed"
     assert states["BatchTransformFailed"] == {

@@ -83,11 +83,16 @@ def test_production_rollback_rejects_the_package_with_the_stack_status(productio
     [rollback] = [c for c in choice["Choices"] if "Or" in c]
     reject = production["States"][rollback["Next"]]
 
-    assert rollback["Next"] == "RejectModelPackage"
+    # the rollback first reads the stack's reason, then rejects the package
+    assert rollback["Next"] == "RollbackReason?"
+    assert production["States"]["ReadRollbackReason"]["Next"] == "RejectModelPackage"
+    assert production["States"]["NoRollbackReason"]["Next"] == "RejectModelPackage"
+    reject = production["States"]["RejectModelPackage"]
     assert reject["Parameters"]["ModelApprovalStatus"] == "Rejected"
     assert "$.stack.status" in reject["Parameters"]["ApprovalDescription.$"]
     assert reject["Next"] == "NotifyRolledBack"
     assert "RejectModelPackage" not in staging["States"]
+    assert staging["States"]["ReadRollbackReason"]["Next"] == "NotifyRolledBack"
 
 
 def test_deploy_reads_the_registered_package_from_the_training_execution(template, staging) -> None:
@@ -117,7 +122,8 @@ def test_update_stack_keeps_the_template_and_changes_only_the_model_package(requ
         ],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         "RoleARN": CFN_EXEC_ROLE,
-        "ClientRequestToken.$": "$$.Execution.Name",
+        # CloudFormation tokens are [a-zA-Z0-9][-a-zA-Z0-9]*; execution names may hold '_' (run_names)
+        "ClientRequestToken.$": "States.Hash($$.Execution.Name, 'MD5')",
     }
     assert update["Next"] == "WaitForStack"
 
@@ -141,7 +147,7 @@ def test_deploy_polls_the_stack_until_the_update_completes_or_rolls_back(staging
                     {"Variable": "$.stack.status", "StringMatches": "*ROLLBACK*"},
                     {"Variable": "$.stack.status", "StringMatches": "*FAILED"},
                 ],
-                "Next": "NotifyRolledBack",
+                "Next": "RollbackReason?",
             },
         ],
         "Default": "WaitForStack",
@@ -152,10 +158,15 @@ def test_a_rolled_back_update_notifies_and_fails(staging) -> None:
     states = staging["States"]
 
     assert states["NotifyRolledBack"]["Resource"] == "arn:${AWS::Partition}:states:::sns:publish"
-    assert states["NotifyRolledBack"]["Parameters"]["Message.$"] == (
-        "States.Format('Deploying churn-xgb to staging (Mlops-churn-xgb-Staging) rolled back: stack status {}', "
-        "$.stack.status)"
+    assert states["NotifyRolledBack"]["Parameters"]["Message.$"].startswith(
+        "States.Format('churn-xgb deploy to staging failed at StackUpdated?: stack Mlops-churn-xgb-Staging "
+        "rolled back ({}): {}{}Execution: "
     )
+    assert ", $.stack.status, $.rollback.reason, " in states["NotifyRolledBack"]["Parameters"]["Message.$"]
+    # the reason is the stack's StackStatusReason when CloudFormation gives one
+    assert states["RollbackReason?"]["Choices"][0]["Next"] == "ReadRollbackReason"
+    assert states["ReadRollbackReason"]["Parameters"] == {"reason.$": "$.stack.reason.StackStatusReason"}
+    assert states["RollbackReason?"]["Default"] == "NoRollbackReason"
     assert states["NotifyRolledBack"]["Next"] == "RolledBack"
     assert states["RolledBack"]["Type"] == "Fail"
     assert states["RolledBack"]["Error"] == "DeploymentRolledBack"
@@ -165,14 +176,19 @@ def test_an_update_with_nothing_to_change_counts_as_deployed(staging) -> None:
     states = staging["States"]
 
     assert states["UpdateEndpointStack"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "AlreadyDeployed?"}
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Assign": {"failedState": "UpdateEndpointStack"},
+            "Next": "AlreadyDeployed?",
+        }
     ]
     assert states["AlreadyDeployed?"] == {
         "Type": "Choice",
         "Choices": [
             {"Variable": "$.error.Cause", "StringMatches": "*No updates are to be performed*", "Next": "Deployed"}
         ],
-        "Default": "NotifyFailure",
+        "Default": "DescribeFailure",
     }
 
 
@@ -202,7 +218,14 @@ def test_production_deploy_ends_by_approving_the_package(production) -> None:
         "ApprovalDescription.$": "States.Format('Deployed to production by {}', $$.Execution.Id)",
     }
     assert approve["Next"] == "TagRelease"
-    assert approve["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
+    assert approve["Catch"] == [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Assign": {"failedState": "ApproveModelPackage"},
+            "Next": "DescribeFailure",
+        }
+    ]
 
 
 def test_failures_notify_and_fail_with_the_error(production) -> None:
@@ -210,7 +233,12 @@ def test_failures_notify_and_fail_with_the_error(production) -> None:
 
     for name in ("ResolveModelPackage", "DescribeEndpointStack"):
         assert states[name]["Catch"] == [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}
+            {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.error",
+                "Assign": {"failedState": name},
+                "Next": "DescribeFailure",
+            }
         ]
         assert states[name]["Retry"][0]["BackoffRate"] == 2
     assert states["NotifyFailure"]["Next"] == "DeploymentFailed"

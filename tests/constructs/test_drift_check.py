@@ -63,7 +63,7 @@ def test_schedule_starts_the_drift_workflow_daily(template) -> None:
 def test_workflow_runs_the_job_reads_the_score_and_publishes_it(drift) -> None:
     assert happy_path(drift) == ["Initialize", "DetectDrift", "ReadDriftScore", "PublishDriftScore", "DriftChecked"]
     assert drift["States"]["Initialize"]["Parameters"] == {
-        "job_name.$": "States.Format('churn-xgb-{}-drift', $$.Execution.Name)",
+        "job_name.$": "States.Format('churn-xgb-{}-drift', States.Hash($$.Execution.Name, 'MD5'))",
         "output_prefix.$": f"States.Format('s3://{BUCKET_NAME}/churn-xgb/drift/{{}}/', $$.Execution.Name)",
         "score_key.$": "States.Format('churn-xgb/drift/{}/drift.json', $$.Execution.Name)",
     }
@@ -117,7 +117,12 @@ def test_every_task_retries_and_is_caught_into_a_notification(drift) -> None:
     for name in ("DetectDrift", "ReadDriftScore", "PublishDriftScore"):
         assert states[name]["Retry"], name
         assert states[name]["Catch"] == [
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}
+            {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.error",
+                "Assign": {"failedState": name},
+                "Next": "DescribeFailure",
+            }
         ], name
     assert states["NotifyFailure"]["Resource"] == "arn:${AWS::Partition}:states:::sns:publish"
     assert states["NotifyFailure"]["Next"] == "DriftCheckFailed"

@@ -261,7 +261,7 @@ def test_update_sets_the_package_the_copies_and_the_replica_bucket_and_key_as_th
     assert payload["Action"] == "UpdateStack"
     assert (payload["Region"], payload["StackName"]) == (REGION, "Mlops-demand-us-Production")
     assert (payload["RoleArn"], payload["CloudFormationRoleArn"]) == (DEPLOY_ROLE, CFN_EXEC_ROLE)
-    assert payload["ClientRequestToken.$"] == "$$.Execution.Name"
+    assert payload["ClientRequestToken.$"] == "States.Hash($$.Execution.Name, 'MD5')"
     assert payload["Parameters"] == [
         {"ParameterKey": "ModelPackageArn", "ParameterValue.$": "$.training.output.ModelPackageArn"},
         {"ParameterKey": "ModelDataUrl", "ParameterValue.$": "$.replica.ModelDataUrl"},
@@ -395,5 +395,6 @@ def test_each_stack_call_names_its_role_session_after_the_execution(other_accoun
 
     for state in ("UpdateEndpointStack", "DescribeEndpointStack"):
         payload = states[state]["Parameters"]["Payload"]
-        assert payload["ClientRequestToken.$"] == "$$.Execution.Name"
+        # the MD5 of the execution name: a valid token and role session name for any execution name
+        assert payload["ClientRequestToken.$"] == "States.Hash($$.Execution.Name, 'MD5')"
         assert (payload["RoleArn"], payload["Region"]) == (DEPLOY_ROLE, REGION)

@@ -173,7 +173,15 @@ def test_subclass_overriding_training_step_gets_its_own_training_state(templates
     assert train["Parameters"]["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
     assert train["Parameters"]["TrainingJobName.$"] == "$.run.training_job"
     assert train["Next"] == "Evaluate"
-    assert train["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
+    # ctx.protect catches into the shared failure path, naming the subclass's own state
+    assert train["Catch"] == [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Assign": {"failedState": "TrainOnGpu"},
+            "Next": "DescribeFailure",
+        }
+    ]
 
 
 def test_subclass_overriding_training_step_keeps_every_other_state(templates) -> None:

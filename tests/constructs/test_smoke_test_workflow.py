@@ -72,7 +72,12 @@ def test_an_error_running_the_test_notifies_and_fails(smoke) -> None:
     states = smoke["States"]
 
     assert states["InvokeSmokeTest"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifySmokeTestError"}
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Assign": {"failedState": "InvokeSmokeTest"},
+            "Next": "DescribeFailure",
+        }
     ]
     assert states["NotifySmokeTestError"]["Next"] == "SmokeTestError"
     assert states["SmokeTestError"] == {"Type": "Fail", "Error": "SmokeTestError", "CausePath": "$.error.Cause"}

@@ -245,10 +245,16 @@ def test_job_names_derive_from_the_execution_name(churn, iris) -> None:
 
     assert churn["States"]["Initialize"]["ResultPath"] == "$.run"
     assert churn_run["id.$"] == "$$.Execution.Name"
-    assert churn_run["training_job.$"] == "States.Format('churn-xgb-{}-train', $$.Execution.Name)"
+    # the MD5 of the execution name keeps every name within SageMaker's 63 characters (run_names)
+    assert churn_run["training_job.$"] == "States.Format('churn-xgb-{}-train', States.Hash($$.Execution.Name, 'MD5'))"
     assert churn["States"]["Train"]["Parameters"]["TrainingJobName.$"] == "$.run.training_job"
-    assert iris_run["preprocessing_job.$"] == "States.Format('iris-sklearn-{}-prep', $$.Execution.Name)"
-    assert iris_run["evaluation_job.$"] == "States.Format('iris-sklearn-{}-eval', $$.Execution.Name)"
+    assert (
+        iris_run["preprocessing_job.$"]
+        == "States.Format('iris-sklearn-{}-prep', States.Hash($$.Execution.Name, 'MD5'))"
+    )
+    assert (
+        iris_run["evaluation_job.$"] == "States.Format('iris-sklearn-{}-eval', States.Hash($$.Execution.Name, 'MD5'))"
+    )
     assert iris["States"]["Preprocess"]["Parameters"]["ProcessingJobName.$"] == "$.run.preprocessing_job"
     assert iris["States"]["Evaluate"]["Parameters"]["ProcessingJobName.$"] == "$.run.evaluation_job"
 
@@ -321,8 +327,12 @@ def test_a_metric_below_its_threshold_notifies_and_fails_without_registering(chu
     assert states["NotifyRejected0"]["Resource"] == SNS_PUBLISH
     assert states["NotifyRejected0"]["Parameters"] == {
         "TopicArn": TOPIC,
-        "Message.$": "States.Format('Model churn-xgb rejected by the quality gate: validation:auc = {} does not "
-        "meet >= 0.8. Nothing was registered.', $.evaluation.metrics.validation_auc[0])",
+        "Message.$": "States.Format('churn-xgb training workflow stopped at QualityGate validation_auc: "
+        "validation:auc = {} does not meet >= 0.8; nothing was registered{}Execution: "
+        "https://{}.console.aws.amazon.com/states/home?region={}#/v2/executions/details/{}', "
+        "$.evaluation.metrics.validation_auc[0], States.Base64Decode('Cg=='), "
+        "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 3), "
+        "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 3), $$.Execution.Id)",
         "Subject": "cdk-mlops: churn-xgb",
     }
     assert states["NotifyRejected0"]["Next"] == "Rejected0"
@@ -370,7 +380,14 @@ def test_every_task_retries_throttling_with_backoff_and_catches_into_notify_fail
         assert len(throttling) == 1, name
         assert throttling[0]["BackoffRate"] == 2, name
         assert throttling[0]["MaxAttempts"] == 4, name
-        assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
+        assert state["Catch"] == [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.error",
+                "Assign": {"failedState": name},
+                "Next": "DescribeFailure",
+            }
+        ]
 
 
 def test_sagemaker_jobs_also_retry_when_the_account_is_out_of_capacity(iris) -> None:
@@ -400,11 +417,20 @@ def test_notification_tasks_neither_retry_nor_catch(churn, iris) -> None:
         assert state["ResultPath"] is None
 
 
-def test_failures_are_notified_with_the_execution_and_error_then_fail(churn) -> None:
+def test_failures_are_notified_with_the_state_reason_and_execution_then_fail(churn) -> None:
     states = churn["States"]
 
+    region = "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), 3)"
     assert states["NotifyFailure"]["Parameters"]["Message.$"] == (
-        "States.Format('Model churn-xgb workflow {} failed: {}: {}', $$.Execution.Name, $.error.Error, $.error.Cause)"
+        "States.Format('churn-xgb training workflow failed at {}: {}{}Execution: "
+        "https://{}.console.aws.amazon.com/states/home?region={}#/v2/executions/details/{}{}{}Error: {}', "
+        f"$failedState, $.failure.reason, States.Base64Decode('Cg=='), {region}, {region}, $$.Execution.Id, "
+        "$.failure.logs, States.Base64Decode('Cg=='), $.error.Error)"
+    )
+    # a failed training job's notification names its log group and stream prefix (failure_notice.FailurePath)
+    assert states["ReadTrainingJobFailure"]["Parameters"]["logs.$"] == (
+        "States.Format('{}Logs: CloudWatch log group /aws/sagemaker/TrainingJobs, log streams {}/*', "
+        "States.Base64Decode('Cg=='), $.failure.cause.TrainingJobName)"
     )
     assert states["NotifyFailure"]["Next"] == "WorkflowFailed"
     assert states["WorkflowFailed"] == {"Type": "Fail", "Error": "TrainingWorkflowFailed", "CausePath": "$.error.Cause"}
@@ -419,7 +445,10 @@ def test_register_model_creates_a_pending_package_once_per_execution(churn) -> N
     assert register["Resource"] == "arn:${AWS::Partition}:states:::aws-sdk:sagemaker:createModelPackage"
     assert register["Parameters"]["ModelPackageGroupName"] == "churn-xgb"
     assert register["Parameters"]["ModelApprovalStatus"] == "PendingManualApproval"
-    assert register["Parameters"]["ClientToken.$"] == "$$.Execution.Name"
+    # at most 36 characters of [a-zA-Z0-9-] (CreateModelPackage): the MD5 of group and execution name
+    assert register["Parameters"]["ClientToken.$"] == (
+        "States.Hash(States.Format('churn-xgb/{}', $$.Execution.Name), 'MD5')"
+    )
     assert register["Parameters"]["CustomerMetadataProperties"] == {
         "validation:auc.$": "States.JsonToString($.evaluation.metrics.validation_auc[0])"
     }

@@ -5,6 +5,7 @@ parameters, and what it leaves behind."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 import pytest
 
@@ -36,7 +37,7 @@ def test_pipeline_run_scores_with_the_trained_package_approves_and_tags_it_and_d
         "NotifySucceeded",
         "BatchTransformed",
     ]
-    name = f"{MODEL}-{batch.name}-batch"
+    name = f"{MODEL}-{hashlib.md5(batch.name.encode()).hexdigest()}-batch"  # run_names: MD5 of the execution name
     [created] = run.created_models
     assert created["model_name"] == name
     assert created["containers"] == [{"ModelPackageName": f"{PACKAGE}/1"}]
@@ -87,10 +88,11 @@ def test_failed_transform_job_deletes_the_model_notifies_the_reason_and_approves
 
     assert not run.succeeded
     assert batch.error == "BatchTransformFailed"
-    assert batch.states_entered[-5:] == [
+    assert batch.states_entered[-9:] == [
         "CreateModel",
         "Transform",
         "DeleteModelAfterFailure",
+        *("DescribeFailure", "ParseFailureCause", "FailureCauseKind", "ReadTransformJobFailure"),
         "NotifyFailure",
         "BatchTransformFailed",
     ]
@@ -101,10 +103,8 @@ def test_failed_transform_job_deletes_the_model_notifies_the_reason_and_approves
     assert run.model_packages[f"{PACKAGE}/1"]["ModelApprovalStatus"] == "PendingManualApproval"
     assert run.model_package_tags[f"{PACKAGE}/1"] == {}
     [notification] = run.notifications
-    assert notification.message.startswith(
-        f"Batch transform of model {MODEL} ({batch.name}) failed: States.TaskFailed:"
-    )
-    assert TRANSFORM_FAILURE in notification.message
+    assert notification.message.splitlines()[0] == f"{MODEL} batch transform failed at Transform: {TRANSFORM_FAILURE}"
+    assert "Logs: CloudWatch log group /aws/sagemaker/TransformJobs" in notification.message
 
 
 def test_scheduled_run_scores_with_the_newest_approved_package_and_changes_no_package() -> None:
@@ -155,7 +155,10 @@ def test_scheduled_run_without_an_approved_package_fails_clearly_and_creates_not
     assert run.created_models == []
     assert run.transform_jobs == {}
     [notification] = run.notifications
-    assert "found no Approved package in model package group fraud-batch" in notification.message
+    assert notification.message.splitlines()[0] == (
+        "fraud-batch batch transform failed at ApprovedPackageFound?: no Approved package in model package group "
+        "fraud-batch"
+    )
 
 
 def test_cli_dry_run_of_a_batch_model_reports_the_model_the_job_and_the_package(

@@ -3,6 +3,7 @@ score file is read and the score is published as the ``cdk-mlops`` ``DriftScore`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_drift_check_publishes_the_score(engine: LocalEngine) -> None:
     assert result.status == "SUCCEEDED", result.cause
     assert result.states_entered == ["Initialize", "DetectDrift", "ReadDriftScore", "PublishDriftScore", "DriftChecked"]
     [job] = engine.sagemaker_state()["processing_jobs"].values()
-    assert job["ProcessingJobName"] == "churn-xgb-drift-0001-drift"
+    assert job["ProcessingJobName"] == f"churn-xgb-{hashlib.md5(name.encode()).hexdigest()}-drift"  # run_names
     metrics = engine.client("cloudwatch").list_metrics(Namespace="cdk-mlops", MetricName="DriftScore")["Metrics"]
     assert metrics == [
         {"Namespace": "cdk-mlops", "MetricName": "DriftScore", "Dimensions": [{"Name": "Model", "Value": "churn-xgb"}]}
@@ -47,6 +48,7 @@ def test_missing_score_notifies_and_fails(engine: LocalEngine) -> None:
     result = engine.run(json.dumps(definition), input={}, name="drift-0002", state_machine_name=logical_id)
 
     assert result.status == "FAILED"
-    assert result.states_entered[-3:] == ["ReadDriftScore", "NotifyFailure", "DriftCheckFailed"]
+    assert result.states_entered[-3:] == ["QuoteErrorCause", "NotifyFailure", "DriftCheckFailed"]
     [notification] = engine.notifications
-    assert "Drift check of model churn-xgb (drift-0002) failed" in notification.message
+    # no score file (nor bucket) in this engine: the S3 error is quoted after the failed state
+    assert notification.message.startswith("churn-xgb drift check failed at ReadDriftScore: S3.NoSuch")

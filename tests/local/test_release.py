@@ -85,7 +85,10 @@ def test_rolled_back_staging_update_fails_the_deployment_and_notifies() -> None:
     assert deploy.error == "DeploymentRolledBack"
     assert deploy.states_entered[-2:] == ["NotifyRolledBack", "RolledBack"]
     [notification] = release.notifications
-    assert notification.message.endswith("rolled back: stack status UPDATE_ROLLBACK_COMPLETE")
+    assert notification.message.startswith(
+        "churn-xgb deploy to staging failed at StackUpdated?: stack Mlops-churn-xgb-Staging rolled back "
+        "(UPDATE_ROLLBACK_COMPLETE): "
+    )
     [package] = release.model_packages.values()
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     assert release.stack_parameters["staging"]["ModelPackageArn"] == ""  # the rollback kept the old value
@@ -107,7 +110,10 @@ def test_rolled_back_production_update_rejects_the_package_with_the_stack_status
     assert release.stack_parameters["staging"]["ModelPackageArn"] == arn
     assert release.stack_parameters["production"]["ModelPackageArn"] == ""
     [notification] = release.notifications
-    assert notification.message.endswith("rolled back: stack status UPDATE_ROLLBACK_COMPLETE")
+    assert notification.message.startswith(
+        f"{model} deploy to production failed at StackUpdated?: stack Mlops-{model}-Production rolled back "
+        "(UPDATE_ROLLBACK_COMPLETE): "
+    )
 
 
 def test_cli_dry_run_of_a_failing_release_exits_1(capsys: pytest.CaptureFixture[str]) -> None:

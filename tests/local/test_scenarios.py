@@ -85,9 +85,17 @@ def test_failed_training_job_notifies_failure_reason_and_fails(
     run = run_training_scenario(model, "training-fails", models_dir=MODELS_DIR)
 
     assert run.status == "FAILED"
-    assert run.states_entered[-3:] == ["Train", "NotifyFailure", "WorkflowFailed"]
+    assert run.states_entered[-7:] == [
+        "Train",
+        *("DescribeFailure", "ParseFailureCause", "FailureCauseKind", "ReadTrainingJobFailure"),
+        "NotifyFailure",
+        "WorkflowFailed",
+    ]
     [notification] = run.notifications
-    assert "AlgorithmError: ExecuteUserScriptError: out of memory (exit code 137)" in notification.message
+    assert notification.message.startswith(
+        f"{model} training workflow failed at Train: "
+        "AlgorithmError: ExecuteUserScriptError: out of memory (exit code 137)\n"
+    )
     assert run.model_packages == {}
 
 
@@ -107,10 +115,11 @@ def test_iris_preprocessing_failure_stops_before_training(workflows: dict[str, d
     run = run_training_scenario("iris-sklearn", "preprocessing-fails", models_dir=MODELS_DIR)
 
     assert run.status == "FAILED"
-    assert run.states_entered[-3:] == ["Preprocess", "NotifyFailure", "WorkflowFailed"]
+    assert run.states_entered[-3:] == ["ReadProcessingJobFailure", "NotifyFailure", "WorkflowFailed"]
     assert run.call_count("CreateTrainingJob") == 0
     [notification] = run.notifications
-    assert "preprocess.py exited with code 1" in notification.message
+    assert notification.message.startswith("iris-sklearn training workflow failed at Preprocess: ClientError: ")
+    assert "preprocess.py exited with code 1" in notification.message.splitlines()[0]
 
 
 def test_iris_missing_evaluation_report_fails_with_no_such_key(
@@ -122,9 +131,17 @@ def test_iris_missing_evaluation_report_fails_with_no_such_key(
     assert run.result.error == "TrainingWorkflowFailed"
     assert run.result.cause is not None and "The specified key does not exist" in run.result.cause
     assert "RegisterModel" not in run.states_entered
-    assert run.states_entered[-3:] == ["ReadEvaluationReport", "NotifyFailure", "WorkflowFailed"]
+    # the S3 error's cause is plain text: quoted after the error name
+    assert run.states_entered[-5:] == [
+        "ReadEvaluationReport",
+        "DescribeFailure",
+        "QuoteErrorCause",
+        "NotifyFailure",
+        "WorkflowFailed",
+    ]
     [notification] = run.notifications
-    assert "NoSuchKey" in notification.message
+    first_line = notification.message.splitlines()[0]
+    assert first_line.startswith("iris-sklearn training workflow failed at ReadEvaluationReport: S3.NoSuchKey")
     assert run.model_packages == {}
 
 
