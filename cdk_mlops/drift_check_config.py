@@ -4,7 +4,9 @@ Compares the pushed ``model.yaml`` (and its ``pipeline_class`` file) with the co
 was synthesized from, which the build receives in its environment (``CDK_MLOPS_DEPLOYED_CONFIG``,
 ``CDK_MLOPS_PIPELINE_CLASS_SHA256``, see :mod:`cdk_mlops.config_drift`). Exit status: 0 when they are
 the same; 1 when they differ, with each changed field (deployed → pushed) and the command that applies
-the change; 2 when the pushed file is invalid (the error ``cdk synth`` prints) or the record is missing.
+the change; 2 when the pushed file is invalid (the error ``cdk synth`` prints: the same checks, from
+:mod:`cdk_mlops.plan`, in the pipeline's region ``CDK_MLOPS_REGION`` and account
+``CDK_MLOPS_ACCOUNT``) or the record is missing.
 Everything goes to standard output, which the build also publishes to the model's topic.
 """
 
@@ -16,24 +18,40 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cdk_mlops.config.loader import ModelConfigError, load_model_config
+from cdk_mlops.config.loader import ModelConfigError
 from cdk_mlops.config.model_config import ModelConfig
-from cdk_mlops.config_drift import CONFIG_VARIABLE, DeployedConfig, drift_changes, drift_message
+from cdk_mlops.config_drift import (
+    ACCOUNT_VARIABLE,
+    CONFIG_VARIABLE,
+    REGION_VARIABLE,
+    DeployedConfig,
+    drift_changes,
+    drift_message,
+)
 
 
 def pipeline_class_file(model_file: Path, config: ModelConfig) -> Path | None:
-    """The file ``pipeline_class`` names, relative to the model's folder (None without one); refused
-    with the message ``cdk synth`` gives for a malformed reference or a missing file."""
-    reference = config.pipeline_class
-    if reference is None:
+    """The file ``pipeline_class`` names, relative to the model's folder (None without one)."""
+    if config.pipeline_class is None:
         return None
-    file_name, _, class_name = reference.partition(":")
-    path = model_file.parent / file_name
-    if not class_name or not file_name.endswith(".py"):
-        raise ModelConfigError(model_file, [f"pipeline_class: must be '<file>.py:<ClassName>' (got {reference!r})"])
-    if not path.is_file():
-        raise ModelConfigError(model_file, [f"pipeline_class: no file {path} (got {reference!r})"])
-    return path
+    return model_file.parent / config.pipeline_class.partition(":")[0]
+
+
+def load_as_synthesis_does(model_file: Path, environment: Mapping[str, str]) -> ModelConfig:
+    """The pushed configuration, checked as ``cdk synth`` checks it before building a stack
+    (:func:`cdk_mlops.plan.plan_models` of its models folder, in the pipeline's region and account
+    from ``environment``); raises the ``ModelConfigError`` synthesis raises, for this file."""
+    from cdk_mlops.plan import plan_models
+
+    plan = plan_models(
+        model_file.parent.parent,
+        region=environment.get(REGION_VARIABLE) or None,
+        account=environment.get(ACCOUNT_VARIABLE) or None,
+    )
+    errors = [problem.text for problem in plan.errors if problem.path == model_file]
+    if errors:
+        raise ModelConfigError(model_file, errors)
+    return next(model.config for model in plan.models.values() if model.path == model_file)
 
 
 def check_config(model_file: Path, environment: Mapping[str, str]) -> tuple[int, str]:
@@ -48,7 +66,7 @@ def check_config(model_file: Path, environment: Mapping[str, str]) -> tuple[int,
             f"Mlops-{name}-Pipeline was deployed with (the model's folder is source.path)"
         )
     try:
-        pushed = load_model_config(model_file)
+        pushed = load_as_synthesis_does(model_file, environment)
         changes = drift_changes(deployed, pushed, pipeline_class_file(model_file, pushed))
     except ModelConfigError as error:
         return 2, f"error: {error}"

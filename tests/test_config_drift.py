@@ -126,18 +126,28 @@ def test_build_runs_the_configuration_check_before_installing_the_model_requirem
 
     assert commands[0] == "cd models/churn-xgb"
     assert commands[1] == "python -m venv /tmp/cdk-mlops-check"
-    assert commands[2].endswith('--no-deps "cdk-mlops==0.1.0"')
+    assert '--no-deps "cdk-mlops==0.1.0" "sagemaker-core==' in commands[2]
     assert check == 4 < requirements
 
 
 def test_build_installs_the_synthesizing_versions_of_the_library_and_its_validators(synthesized) -> None:
+    import botocore
     import pydantic
+    import yaml
 
     install = synthesized["churn-xgb"].spec["phases"]["install"]["commands"][3]
 
-    assert f'"pydantic=={pydantic.VERSION}"' in install
-    assert '"PyYAML==' in install
+    assert install.endswith(
+        f'"pydantic=={pydantic.VERSION}" "PyYAML=={yaml.__version__}" "botocore=={botocore.__version__}"'
+    )
     assert synthesized["churn-xgb"].variables["CDK_MLOPS_VERSION"] == "0.1.0"
+
+
+def test_build_checks_in_the_pipelines_region_and_account(synthesized) -> None:
+    variables = synthesized["churn-xgb"].variables
+
+    assert variables["CDK_MLOPS_REGION"] == "eu-west-1"
+    assert variables["CDK_MLOPS_ACCOUNT"] == "${AWS::AccountId}"  # an environment-agnostic test app
 
 
 def test_build_records_the_validated_configuration_with_every_default(synthesized) -> None:
@@ -212,7 +222,16 @@ def test_changed_pipeline_class_fails_the_build(synthesized, repository, tmp_pat
     assert len(run.notifications) == 1
 
 
-def test_invalid_pushed_file_fails_the_build_with_the_error_synthesis_gives(synthesized, repository, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "instance_type",
+    [
+        "m5.large",  # refused by the schema
+        "ml.m5.huge",  # well-formed, but no SageMaker training instance type (the synthesis plan's check)
+    ],
+)
+def test_invalid_pushed_file_fails_the_build_with_the_error_synthesis_gives(
+    synthesized, repository, tmp_path, instance_type
+) -> None:
     import aws_cdk as cdk
 
     from cdk_mlops.app_builder import build_app
@@ -220,7 +239,7 @@ def test_invalid_pushed_file_fails_the_build_with_the_error_synthesis_gives(synt
 
     pushed = push_copy(repository, tmp_path)
     data = example_config_data("churn-xgb")
-    data["training"]["instance_type"] = "m5.large"
+    data["training"]["instance_type"] = instance_type
     write_model(pushed / "models", "churn-xgb", data)
     with pytest.raises(ModelConfigError) as synth_error:
         build_app(cdk.App(), pushed / "models", only=["churn-xgb"])
@@ -229,6 +248,7 @@ def test_invalid_pushed_file_fails_the_build_with_the_error_synthesis_gives(synt
 
     assert run.status == 1
     assert "error: invalid model configuration models/churn-xgb/model.yaml:" in run.output
+    assert synth_error.value.problems[0].startswith("training.instance_type: ")
     for problem in synth_error.value.problems:
         assert f"  - {problem}" in run.output
     assert len(run.notifications) == 1
@@ -249,12 +269,12 @@ def test_check_module_exit_status_distinguishes_drift_from_an_invalid_file(tmp_p
     from cdk_mlops.config_drift import DeployedConfig
     from cdk_mlops.drift_check_config import check_config
 
-    path = write_model(tmp_path, "churn-xgb", example_config_data("churn-xgb"))
+    path = write_model(tmp_path / "deployed" / "models", "churn-xgb", example_config_data("churn-xgb"))
     record = DeployedConfig.of(load_model_config(path)).environment()
     data = example_config_data("churn-xgb")
     data["endpoints"]["production"]["instance_count"] = 3
-    changed = write_model(tmp_path / "changed", "churn-xgb", data)
-    invalid = write_model(tmp_path / "invalid", "churn-xgb", "name: [")
+    changed = write_model(tmp_path / "changed" / "models", "churn-xgb", data)
+    invalid = write_model(tmp_path / "invalid" / "models", "churn-xgb", "name: [")
 
     drift_status, drift_message = check_config(changed, record)
 

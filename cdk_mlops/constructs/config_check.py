@@ -5,8 +5,9 @@ The check itself is :mod:`cdk_mlops.drift_check_config` (pure Python). Here it i
 buildspec the pipeline uses (the default or a ``build_spec`` override), right after the buildspec's
 leading ``cd`` and before the model's requirements are installed, so a stale pipeline fails within
 the build's first minute. It runs in a virtual environment of its own holding the same cdk-mlops,
-pydantic and PyYAML versions that synthesized the pipeline (no CDK), so the model's requirements
-cannot change how the file validates. On a difference or an invalid file, the build prints the
+pydantic, PyYAML, botocore and sagemaker-core versions that synthesized the pipeline (no CDK), so
+the model's requirements cannot change how the file validates, and it runs the checks synthesis runs
+(:mod:`cdk_mlops.plan`). On a difference or an invalid file, the build prints the
 message, publishes it (with the build's log URL) to the model's topic, and fails.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cdk_mlops.config_drift import TOPIC_VARIABLE, DeployedConfig
+from cdk_mlops.config_drift import ACCOUNT_VARIABLE, REGION_VARIABLE, TOPIC_VARIABLE, DeployedConfig
 
 #: Where the check's virtual environment lives in the build container.
 CHECK_ENV = "/tmp/cdk-mlops-check"
@@ -30,14 +31,22 @@ def _installed_version(distribution: str) -> str:
     return version(distribution)
 
 
+#: What the check imports besides cdk-mlops: the model schema's (pydantic, PyYAML), and the synthesis
+#: checks' (botocore's SageMaker instance types and regions; sagemaker-core's image catalogue, read as
+#: JSON files, so without its dependencies).
+CHECK_REQUIREMENTS = ("pydantic", "PyYAML", "botocore")
+CHECK_CATALOGUE = "sagemaker-core"
+
+
 def install_commands(record: DeployedConfig) -> list[str]:
-    """Creates the check's virtual environment with the synthesizing versions of cdk-mlops (without its
-    CDK dependencies), pydantic and PyYAML."""
+    """Creates the check's virtual environment with the synthesizing versions of cdk-mlops and
+    sagemaker-core (both without dependencies), pydantic, PyYAML and botocore."""
     pip = f"{CHECK_ENV}/bin/pip install --quiet --disable-pip-version-check"
+    pinned = " ".join(f'"{name}=={_installed_version(name)}"' for name in CHECK_REQUIREMENTS)
     return [
         f"python -m venv {CHECK_ENV}",
-        f'{pip} --no-deps "cdk-mlops=={record.version}"',
-        f'{pip} "pydantic=={_installed_version("pydantic")}" "PyYAML=={_installed_version("PyYAML")}"',
+        f'{pip} --no-deps "cdk-mlops=={record.version}" "{CHECK_CATALOGUE}=={_installed_version(CHECK_CATALOGUE)}"',
+        f"{pip} {pinned}",
     ]
 
 
@@ -55,17 +64,27 @@ def check_command(model_name: str, model_file: str) -> str:
 
 
 def with_config_check(
-    spec: dict[str, Any], *, model_name: str, model_file: str, record: DeployedConfig, topic_arn: str
+    spec: dict[str, Any],
+    *,
+    model_name: str,
+    model_file: str,
+    record: DeployedConfig,
+    topic_arn: str,
+    region: str,
+    account: str,
 ) -> dict[str, Any]:
     """A copy of ``spec`` whose install phase first checks ``model_file`` (relative to the repository
-    root) against ``record``. The record travels as buildspec variables (``DeployedConfig.environment``,
-    the topic ARN and the check's Python)."""
+    root) against ``record``, as synthesis in ``region`` and ``account`` (the pipeline's) would. The
+    record travels as buildspec variables (``DeployedConfig.environment``, the topic ARN, the region
+    and account, and the check's Python)."""
     spec = copy.deepcopy(spec)
     env = spec.setdefault("env", {})
     env["variables"] = {
         **env.get("variables", {}),
         **record.environment(),
         TOPIC_VARIABLE: topic_arn,
+        REGION_VARIABLE: region,
+        ACCOUNT_VARIABLE: account,
         CHECK_PYTHON_VARIABLE: f"{CHECK_ENV}/bin/python",
     }
     install = spec.setdefault("phases", {}).setdefault("install", {})

@@ -594,6 +594,8 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             model_file=f"{folder}/model.yaml" if folder else "model.yaml",
             record=DeployedConfig.of(self.model, Path(class_file) if class_file else None),
             topic_arn=self.notification_topic.topic_arn,
+            region=Stack.of(self).region,
+            account=Stack.of(self).account,
         )
 
     def _self_update(self, enabled: bool) -> SelfUpdate | None:
