@@ -12,6 +12,7 @@ from __future__ import annotations
 COMMAND_MODULES: tuple[str, ...] = (
     "summary",
     "dry_run",
+    "run",
     "validate",
     "schema",
     "status", "approve", "rollback",
