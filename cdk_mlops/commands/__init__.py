@@ -11,6 +11,7 @@ from __future__ import annotations
 #: Modules of :mod:`cdk_mlops.commands`, in the order ``cdk-mlops --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "summary",
+    "new",
     "dry_run",
     "run",
     "validate",
