@@ -32,8 +32,10 @@ def properties(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def test_committed_schema_is_what_cdk_mlops_schema_generates_today() -> None:
-    # Regenerate with: cdk-mlops schema -o model.schema.json
-    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text()
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
+        "model.schema.json is out of date: a field of cdk_mlops/config/model_config.py changed; "
+        "regenerate it with: cdk-mlops schema -o model.schema.json"
+    )
 
 
 def test_every_property_has_a_description_of_one_paragraph() -> None:
