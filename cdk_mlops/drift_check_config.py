@@ -27,6 +27,7 @@ from cdk_mlops.config_drift import (
     DeployedConfig,
     drift_changes,
     drift_message,
+    library_version,
 )
 
 
@@ -70,9 +71,15 @@ def check_config(model_file: Path, environment: Mapping[str, str]) -> tuple[int,
         changes = drift_changes(deployed, pushed, pipeline_class_file(model_file, pushed))
     except ModelConfigError as error:
         return 2, f"error: {error}"
+    checked_with = library_version()
+    note = (
+        f"\nnote: checked with cdk-mlops {checked_with}; the pipeline was synthesized with {deployed.version}"
+        if checked_with != deployed.version
+        else ""
+    )
     if not changes:
-        return 0, f"{model_file}: the configuration Mlops-{name}-Pipeline was deployed with (no change)"
-    return 1, drift_message(name, str(model_file), changes, deployed)
+        return 0, f"{model_file}: the configuration Mlops-{name}-Pipeline was deployed with (no change){note}"
+    return 1, drift_message(name, str(model_file), changes, deployed) + note
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,12 +40,16 @@ CHECK_CATALOGUE = "sagemaker-core"
 
 def install_commands(record: DeployedConfig) -> list[str]:
     """Creates the check's virtual environment with the synthesizing versions of cdk-mlops and
-    sagemaker-core (both without dependencies), pydantic, PyYAML and botocore."""
+    sagemaker-core (both without dependencies), pydantic, PyYAML and botocore. Where the package index
+    has no such cdk-mlops (the library is not published there), the pushed repository's root is
+    installed instead (the monorepo layout, with the library in it); the check then names both
+    versions when they differ."""
     pip = f"{CHECK_ENV}/bin/pip install --quiet --disable-pip-version-check"
     pinned = " ".join(f'"{name}=={_installed_version(name)}"' for name in CHECK_REQUIREMENTS)
     return [
         f"python -m venv {CHECK_ENV}",
-        f'{pip} --no-deps "cdk-mlops=={record.version}" "{CHECK_CATALOGUE}=={_installed_version(CHECK_CATALOGUE)}"',
+        f'{pip} --no-deps "cdk-mlops=={record.version}" || {pip} --no-deps "$CODEBUILD_SRC_DIR"',
+        f'{pip} --no-deps "{CHECK_CATALOGUE}=={_installed_version(CHECK_CATALOGUE)}"',
         f"{pip} {pinned}",
     ]
 
