@@ -36,7 +36,7 @@ def good_definition() -> dict[str, Any]:
                 "Type": "Task",
                 "Resource": TRAIN,
                 "Parameters": {"TrainingJobName.$": "$.name"},
-                "Retry": [{"ErrorEquals": ["SageMaker.ThrottlingException"], "MaxAttempts": 3}],
+                "Retry": [{"ErrorEquals": ["SageMaker.AmazonSageMakerException"], "MaxAttempts": 3}],
                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
                 "Next": "Done",
             },
@@ -62,6 +62,17 @@ def test_missing_targets_and_unguarded_sagemaker_task_are_reported() -> None:
     assert "state 'Train': Next 'Missing' is not a state" in problems
     assert "state 'Train': Catch Next 'Nowhere' is not a state" in problems
     assert "SageMaker task 'Train' has no Retry" in problems
+
+
+def test_a_retry_name_the_integration_never_reports_is_reported() -> None:
+    """The optimized SageMaker integration reports a throttle as ``SageMaker.AmazonSageMakerException``
+    (cdk_mlops.constructs.error_names), so ``SageMaker.ThrottlingException`` there never matches."""
+    stale = good_definition()
+    stale["States"]["Train"]["Retry"][0]["ErrorEquals"] = ["SageMaker.ThrottlingException"]
+
+    assert checker.check_definition(stale) == [
+        "state 'Train' (optimized sagemaker): Retry names 'SageMaker.ThrottlingException', not in the error table"
+    ]
 
 
 def test_asl_validator_rejects_an_invalid_definition() -> None:
