@@ -35,7 +35,13 @@ from cdk_mlops.constructs.promotion import (
 )
 from cdk_mlops.constructs.run_names import run_name
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig, TransformJobTask, pass_role_statement
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, notification, retry_throttling, service_role
+from cdk_mlops.constructs.workflow_defaults import (
+    allow_execution_data,
+    logged_state_machine,
+    notification,
+    retry_throttling,
+    service_role,
+)
 
 #: Where the state data keeps the package to score with, whichever way the workflow was started.
 PACKAGE_ARN = "$.package.ModelPackageArn"
@@ -309,7 +315,7 @@ class BatchTransformWorkflow(Construct):
             iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
         ]:
             self.state_machine.add_to_role_policy(statement)
-        allow_key(self.state_machine, encryption_key)
+        allow_execution_data(self.state_machine, encryption_key, training_state_machine)  # ResolveModelPackage
         allow_publish(self.state_machine, notification_topic, encryption_key)
 
         # The job runs as the model's role: it lists and reads the input and writes the results.

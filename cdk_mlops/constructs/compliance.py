@@ -241,9 +241,17 @@ def allow_key(grantee: iam.IGrantable, key: kms.IKey, actions: Sequence[str] = K
 
 
 def allow_publish(grantee: iam.IGrantable, topic: Any, key: kms.IKey) -> None:
-    """``sns:Publish`` on ``topic`` and the KMS use SNS needs to encrypt the message with ``key``."""
+    """``sns:Publish`` on ``topic`` and the KMS use SNS needs to encrypt the message with ``key``:
+    ``kms:GenerateDataKey`` and ``kms:Decrypt`` (no ``kms:Encrypt``), through SNS only (``kms:ViaService``
+    ``sns.<region>.amazonaws.com``, the topic's region; SNS developer guide, "Encryption at rest")."""
     iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"], resource_arns=[_arn(topic, "topic_arn")])
-    allow_key(grantee, key, ("kms:Decrypt", "kms:GenerateDataKey"))
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[_arn(key, "key_arn")],
+            conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(topic).region}.amazonaws.com"}},
+        )
+    )
 
 
 def allow_objects(

@@ -18,7 +18,6 @@ from constructs import Construct
 from cdk_mlops.constructs.compliance import (
     SERVICE_WIDE_REASON,
     Justification,
-    allow_key,
     allow_publish,
     justify_wildcards,
 )
@@ -33,7 +32,7 @@ from cdk_mlops.constructs.promotion import (
 )
 from cdk_mlops.constructs.regional_deploy import RegionalDeployFunction
 from cdk_mlops.constructs.run_names import EXECUTION_NAME_HASH
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine
+from cdk_mlops.constructs.workflow_defaults import allow_execution_data, logged_state_machine
 
 MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
 #: Parameters of an endpoint stack in another region: the model data (and the serving code of a
@@ -356,7 +355,7 @@ class DeployWorkflow(Construct):
                 iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[self.deploy_role.role_arn])
             )
         allow_publish(self.state_machine, notification_topic, encryption_key)
-        allow_key(self.state_machine, encryption_key)
+        allow_execution_data(self.state_machine, encryption_key, training_state_machine)  # ResolveModelPackage
         justify_wildcards(
             self,
             [

@@ -26,9 +26,9 @@ from constructs import Construct
 
 from cdk_mlops.config.model_config import DriftConfig
 from cdk_mlops.constructs.compliance import (
+    KEY_DECRYPT,
     SERVICE_WIDE_REASON,
     Justification,
-    allow_key,
     allow_publish,
     justify_wildcards,
 )
@@ -36,7 +36,7 @@ from cdk_mlops.constructs.failure_notice import FailurePath, Headline, catch_fai
 from cdk_mlops.constructs.run_names import run_name
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig, ProcessingJobTask, S3Channel
 from cdk_mlops.constructs.workflow_context import data_prefix_of
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine, retry_throttling, service_role
+from cdk_mlops.constructs.workflow_defaults import allow_key_via, logged_state_machine, retry_throttling, service_role
 
 METRIC_NAMESPACE = "cdk-mlops"
 METRIC_NAME = "DriftScore"
@@ -205,7 +205,7 @@ class DriftCheck(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
             )
         )
-        allow_key(self.state_machine, encryption_key)
+        allow_key_via(self.state_machine, encryption_key, "s3", KEY_DECRYPT)  # reading the drift score (SSE-KMS)
         allow_publish(self.state_machine, notification_topic, encryption_key)
 
         self.schedule = scheduler.Schedule(

@@ -15,7 +15,6 @@ from cdk_mlops.config.model_config import SmokeTestConfig
 from cdk_mlops.constructs.compliance import (
     SERVICE_WIDE_REASON,
     Justification,
-    allow_key,
     allow_publish,
     justify_wildcards,
 )
@@ -145,7 +144,6 @@ class SmokeTestWorkflow(Construct):
             log_retention=log_retention,
         )
         allow_publish(self.state_machine, notification_topic, encryption_key)
-        allow_key(self.state_machine, encryption_key)
         justify_wildcards(
             self,
             [

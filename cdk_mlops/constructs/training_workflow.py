@@ -19,9 +19,9 @@ from constructs import Construct
 
 from cdk_mlops.config.model_config import MetricThreshold, ModelConfig
 from cdk_mlops.constructs.compliance import (
+    KEY_DECRYPT,
     SERVICE_WIDE_REASON,
     Justification,
-    allow_key,
     allow_objects,
     allow_publish,
     justify_wildcards,
@@ -31,7 +31,7 @@ from cdk_mlops.constructs.run_names import run_name
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 from cdk_mlops.constructs.workflow_context import WorkflowContext, data_prefix_of
-from cdk_mlops.constructs.workflow_defaults import logged_state_machine
+from cdk_mlops.constructs.workflow_defaults import allow_key_via, logged_state_machine
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
 
 
@@ -180,7 +180,7 @@ class TrainingWorkflow(Construct):
             for statement in getattr(state, "task_policies", []):
                 self.state_machine.add_to_role_policy(statement)
         allow_objects(self.state_machine, artifact_bucket, f"{model.name}/runs/")
-        allow_key(self.state_machine, encryption_key)
+        allow_key_via(self.state_machine, encryption_key, "s3", KEY_DECRYPT)  # reading evaluation.json (SSE-KMS)
         allow_publish(self.state_machine, notification_topic, encryption_key)
         justify_wildcards(
             self,
