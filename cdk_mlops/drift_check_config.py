@@ -41,9 +41,15 @@ def pipeline_class_file(model_file: Path, config: ModelConfig) -> Path | None:
 def load_as_synthesis_does(model_file: Path, environment: Mapping[str, str]) -> ModelConfig:
     """The pushed configuration, checked as ``cdk synth`` checks it before building a stack
     (:func:`cdk_mlops.plan.plan_models` of its models folder, in the pipeline's region and account
-    from ``environment``); raises the ``ModelConfigError`` synthesis raises, for this file."""
+    from ``environment``); raises the ``ModelConfigError`` synthesis raises, for this file. A
+    ``model.yaml`` at the repository root (a model in its own repository) is checked against the schema
+    only: the folder checks of the plan are about the platform app's ``models/<name>/``."""
+    from cdk_mlops.config.loader import load_model_config
     from cdk_mlops.plan import plan_models
 
+    if not model_file.parent.parts:
+        # model.yaml at the root of the model's own repository: not a models/<name>/ folder the plan reads.
+        return load_model_config(model_file)
     plan = plan_models(
         model_file.parent.parent,
         region=environment.get(REGION_VARIABLE) or None,
@@ -62,6 +68,12 @@ def check_config(model_file: Path, environment: Mapping[str, str]) -> tuple[int,
     deployed = DeployedConfig.from_environment(dict(environment))
     name = str(deployed.config.get("name", "?"))
     if not model_file.is_file():
+        if (deployed.config.get("source") or {}).get("path") is None:
+            # The model's own repository: its model.yaml lives with the platform app, out of reach of a push.
+            return 0, (
+                f"{model_file}: not in the pushed commit, and {name} has no source.path: its configuration "
+                "lives with the platform app, so a push here cannot change it (nothing to compare)"
+            )
         return 2, (
             f"error: the pushed commit has no {model_file}: the build compares it with the configuration "
             f"Mlops-{name}-Pipeline was deployed with (the model's folder is source.path)"

@@ -290,3 +290,37 @@ def test_check_module_exit_status_distinguishes_drift_from_an_invalid_file(tmp_p
         2,
         "error: CDK_MLOPS_DEPLOYED_CONFIG is not set: this build has no record of the deployed configuration",
     )
+
+
+def test_model_in_its_own_repository_without_a_model_file_passes_with_a_note(tmp_path, monkeypatch) -> None:
+    from cdk_mlops.config import load_model_config
+    from cdk_mlops.config_drift import DeployedConfig
+    from cdk_mlops.drift_check_config import check_config
+
+    data = example_config_data("churn-xgb")
+    del data["source"]["path"]  # the model's own repository: model.yaml stays with the platform app
+    record = DeployedConfig.of(load_model_config(write_model(tmp_path / "platform", "churn-xgb", data)))
+    monkeypatch.chdir(tmp_path)
+
+    status, message = check_config(Path("model.yaml"), record.environment())
+
+    assert status == 0
+    assert "a push here cannot change it" in message
+
+
+def test_model_file_at_the_root_of_its_own_repository_is_compared(tmp_path, monkeypatch) -> None:
+    from cdk_mlops.config import load_model_config
+    from cdk_mlops.config_drift import DeployedConfig
+    from cdk_mlops.drift_check_config import check_config
+
+    data = example_config_data("churn-xgb")
+    del data["source"]["path"]
+    record = DeployedConfig.of(load_model_config(write_model(tmp_path / "platform", "churn-xgb", data)))
+    data["smoke_test"]["max_latency_ms"] = 500
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    status, message = check_config(Path("model.yaml"), record.environment())
+
+    assert status == 1
+    assert "  - smoke_test.max_latency_ms: 3000 → 500\n" in message
