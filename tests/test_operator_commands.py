@@ -401,3 +401,23 @@ def test_commands_print_one_line_when_credentials_are_missing(monkeypatch, capsy
             "error: no AWS credentials found: configure a profile (aws configure, or AWS_PROFILE) or set "
             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
         ], command
+
+
+def test_rollback_to_a_version_whose_training_execution_expired_is_refused(deployed) -> None:
+    from cdk_mlops.operations import OperatorError, rollback
+
+    sagemaker = deployed.clients("sagemaker")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=MODEL,
+        InferenceSpecification={
+            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus="Approved",
+        MetadataProperties={"GeneratedBy": f"{deployed.training.replace(':stateMachine:', ':execution:')}:gone"},
+    )["ModelPackageArn"]
+
+    with pytest.raises(OperatorError, match="Step Functions keeps closed executions for 90 days"):
+        rollback(deployed.clients, MODEL, arn)
+    assert deployed.clients("stepfunctions").list_executions(stateMachineArn=deployed.deploy)["executions"] == []
