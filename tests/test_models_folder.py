@@ -1,5 +1,5 @@
 """The app-level rules hold for any valid set of models, not just the examples: a copy of the repository's
-``models/`` plus one more model validates, synthesizes, and gets the stacks, tags, dependencies and
+``models/`` plus a model scaffolded by ``cdk-mlops new`` validates, synthesizes, and gets the stacks, tags, dependencies and
 well-formed state machines every model gets. (Tests that pin particular models read the frozen copies in
 ``tests/fixtures/models/``; this one is the check that adding a model to ``models/`` breaks nothing.)"""
 
@@ -15,17 +15,10 @@ import pytest
 
 from cdk_mlops.cli import main
 from cdk_mlops.plan import plan_models, stack_names
-from cdk_mlops_testing import REPO_ROOT, write_model_with_code
+from cdk_mlops_testing import REPO_ROOT
 
-#: A model as a new user writes it: built-in XGBoost, the smallest valid file.
-EXTRA_MODEL: dict[str, Any] = {
-    "name": "added-xgb",
-    "source": {"provider": "codecommit", "repository": "added-model", "path": "models/added-xgb"},
-    "framework": {"name": "xgboost", "version": "1.7-1"},
-    "training": {"hyperparameters": {"objective": "binary:logistic", "num_round": 50}},
-    "quality_gate": [{"metric": "validation:auc", "threshold": 0.7}],
-    "notification_email": "ml-team@example.com",
-}
+#: The model added to the copy, as a new user starts one.
+ADDED = "added-sklearn"
 
 
 def _checker() -> ModuleType:
@@ -40,11 +33,10 @@ def _checker() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``models/`` as it is in the repository today, plus ``added-xgb``."""
+    """``models/`` as it is in the repository today, plus ``cdk-mlops new added-sklearn --template sklearn``."""
     folder = tmp_path_factory.mktemp("repository") / "models"
-    shutil.copytree(REPO_ROOT / "models", folder, ignore=shutil.ignore_patterns("__pycache__", "sample_data"))
-    path = write_model_with_code(folder, EXTRA_MODEL)
-    (path.parent / "requirements.txt").write_text("xgboost==1.7.6\n", encoding="utf-8")
+    shutil.copytree(REPO_ROOT / "models", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    assert main(["new", ADDED, "--template", "sklearn", "--models-dir", str(folder)]) == 0
     return folder
 
 
@@ -65,7 +57,7 @@ def test_the_models_with_one_added_validate(models_dir: Path, capsys: pytest.Cap
     code = main(["validate", "--models-dir", str(models_dir), "--region", "eu-west-1"])
 
     assert code == 0, capsys.readouterr().out
-    assert "added-xgb" in plan_models(models_dir, region="eu-west-1").names
+    assert ADDED in plan_models(models_dir, region="eu-west-1").names
 
 
 def test_every_model_gets_a_pipeline_stack_and_endpoint_models_their_two_endpoint_stacks(
