@@ -21,7 +21,8 @@ true; toolkit-lib ``TemplateParameters.updateExisting``).
 
 It assumes the monorepo layout of the example app: the pushed repository holds the platform app
 (``app.py``, ``cdk.json``, ``package.json`` with the ``aws-cdk`` CLI, ``requirements.txt`` or a
-``pyproject.toml``) in ``app_path`` and the models below it.
+``pyproject.toml``) in ``app_path`` and the models below it; the stage installs the app into
+``.venv`` there, where this repository's ``cdk.json`` runs it (``.venv/bin/python app.py``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def self_update_build_spec(model_name: str, app_path: str, models_dir: str | Non
                 "runtime-versions": {"python": "3.12", "nodejs": "20"},
                 "commands": [
                     f"cd {folder}",
-                    "if [ -f requirements.txt ]; then pip install -r requirements.txt; else pip install .; fi",
+                    # The app's own environment, where its cdk.json looks (.venv/bin/python app.py here).
+                    "python -m venv .venv",
+                    "if [ -f requirements.txt ]; then .venv/bin/pip install -r requirements.txt; "
+                    "else .venv/bin/pip install .; fi",
                     "npm ci",
                 ],
             },

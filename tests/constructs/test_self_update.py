@@ -98,7 +98,14 @@ def test_stage_deploys_only_this_models_stacks_for_this_model_only(templates) ->
         'npx cdk deploy "Mlops-demand-us-*" --exclusively -c models=demand-us --require-approval never --progress events'
     )
     assert "--parameters" not in deploy  # endpoint stacks keep ModelPackageArn (UsePreviousValue)
-    assert build_spec(templates[MODEL])["phases"]["install"]["runtime-versions"] == {"python": "3.12", "nodejs": "20"}
+    install = build_spec(templates[MODEL])["phases"]["install"]
+    assert install["runtime-versions"] == {"python": "3.12", "nodejs": "20"}
+    # The app runs as its cdk.json says: .venv/bin/python app.py
+    assert install["commands"][1:] == [
+        "python -m venv .venv",
+        "if [ -f requirements.txt ]; then .venv/bin/pip install -r requirements.txt; else .venv/bin/pip install .; fi",
+        "npm ci",
+    ]
 
 
 def test_a_model_in_a_models_folder_synthesizes_that_folder(tmp_path: Path) -> None:
