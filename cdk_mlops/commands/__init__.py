@@ -12,6 +12,7 @@ from __future__ import annotations
 COMMAND_MODULES: tuple[str, ...] = (
     "summary",
     "new",
+    "diagram",
     "dry_run",
     "run",
     "validate",
