@@ -234,7 +234,7 @@ def to_mermaid(graph: PipelineGraph) -> str:
         lines.append("  end")
     for index, stage in enumerate(graph.stages):
         lines += [
-            f"  stage{index} -.->|\"starts\"| {machine_ids[logical_id]}"
+            f'  stage{index} -.->|"starts"| {machine_ids[logical_id]}'
             for logical_id in stage.machines
             if logical_id in machine_ids
         ]

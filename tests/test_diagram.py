@@ -181,7 +181,7 @@ def test_the_stages_are_the_pipelines_in_order_and_point_at_the_workflows_they_s
     assert [graph.machines[0].logical_id] == list(train.machines)
     assert graph.machines[0].label == "Training"
     mermaid = to_mermaid(graph)
-    assert "  stage2 -.->|\"starts\"| m0" in mermaid
+    assert '  stage2 -.->|"starts"| m0' in mermaid
 
 
 def test_svg_is_drawn_offline_with_dashed_catch_edges(
