@@ -146,9 +146,7 @@ def _tokens(expression: str, path: str) -> Iterator[_Token]:
             return
         match = _TOKEN.match(expression, position)
         if match is None or match.end() == position:
-            raise JsonPathSyntaxError(
-                f"cannot parse the filter of JSONPath {path!r} at {expression[position:]!r}"
-            )
+            raise JsonPathSyntaxError(f"cannot parse the filter of JSONPath {path!r} at {expression[position:]!r}")
         kind = match.lastgroup or ""
         yield _Token(kind, match.group(kind), match.start(kind))
         position = match.end()

@@ -27,7 +27,10 @@ def model_config(name: str, evaluation: dict[str, Any]) -> dict[str, Any]:
         "description": "Test model for the metric-missing scenario.",
         "source": {"provider": "codecommit", "repository": f"{name}-repo", "create_repository": True},
         "framework": {"name": "xgboost", "version": "1.7-1"},
-        "training": {"instance_type": "ml.m5.large", "hyperparameters": {"objective": "binary:logistic", "num_round": 10}},
+        "training": {
+            "instance_type": "ml.m5.large",
+            "hyperparameters": {"objective": "binary:logistic", "num_round": 10},
+        },
         "data": {"channels": ["train", "validation"]},
         "evaluation": evaluation,
         "quality_gate": [
