@@ -62,16 +62,15 @@ class BatchTransformWorkflow(Construct):
     with none approved it notifies and fails (``NoApprovedPackage``).
 
     Path: ``Initialize`` (names from the execution name) → ``TrainedByPipeline?`` → the package →
-    ``CreateModel`` (the model ``<model>-<execution name>-batch`` from the package, running as
-    ``sagemaker_role``) → ``Transform`` (``createTransformJob.sync``, job ``<model>-<execution
-    name>-batch``, reading ``s3://<data bucket>/<input prefix>`` (with ``settings.date_partition``,
+    ``CreateModel`` (the model ``<model>-<md5 of the execution name>-batch`` from the package, running
+    as ``sagemaker_role``) → ``Transform`` (``createTransformJob.sync``, job of the same name, reading
+    ``s3://<data bucket>/<input prefix>`` (with ``settings.date_partition``,
     ``<input prefix><YYYY-MM-DD>/`` of the UTC date the execution started), writing ``s3://<artifact
     bucket>/<output prefix><execution name>/`` encrypted with ``encryption_key``) → [promotion record] →
-    ``DeleteModel`` → ``NotifySucceeded`` (names the output path) → ``BatchTransformed``. SageMaker
-    names have at most 63 characters: a model name of at most 20 characters leaves 36 for the
-    execution name, the length of the UUIDs CodePipeline and EventBridge Scheduler generate. Every task
-    retries throttling; any error notifies ``notification_topic`` and fails the execution
-    (``BatchTransformFailed``), after deleting the run's model once it exists.
+    ``DeleteModel`` → ``NotifySucceeded`` (names the output path) → ``BatchTransformed``. Names are
+    valid for any execution name (at most 59 characters, see ``run_names``). Every task retries
+    throttling; any error notifies ``notification_topic`` (see ``failure_notice``) and fails the
+    execution (``BatchTransformFailed``), after deleting the run's model once it exists.
 
     ``settings`` are the batch section with its defaults (``ModelConfig.batch_settings``); unset
     prefixes default to ``<model>/batch/input/`` and ``<model>/batch/output/``. ``data_bucket``

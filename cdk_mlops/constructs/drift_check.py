@@ -50,14 +50,13 @@ class DriftCheck(Construct):
     ReadDriftScore (S3 GetObject + StringToJson) → PublishDriftScore (CloudWatch PutMetricData) →
     DriftChecked``; every task retries throttling and is caught into a notification and a Fail.
 
-    The processing job ``<model>-<execution name>-drift`` runs ``src/<settings.script>`` (the copy the
+    The processing job ``<model>-<md5 of the execution name>-drift`` runs ``src/<settings.script>`` (the copy the
     newest successful build left in ``<model>/source/latest/src/``) with the captured production inputs
     (``<model>/data-capture/production/``) in ``/opt/ml/processing/input/captured`` and the training data
     (``<data prefix>train/``) in ``/opt/ml/processing/input/baseline``; it must write
     ``{"drift_score": <number>}`` to ``/opt/ml/processing/output/drift/drift.json``, which lands in
-    ``<model>/drift/<execution name>/``. Job names are limited to 63 characters: a model name of at most
-    20 characters leaves 36 for the execution name, the length of the UUIDs EventBridge Scheduler and
-    the console generate; start manual runs with a name of at most 36 characters.
+    ``<model>/drift/<execution name>/``. The job name is valid for any execution name (at most 59
+    characters, see ``run_names``); a failure notifies with the state and reason (``failure_notice``).
 
     Creates: ``state_machine`` and ``log_group``; ``schedule`` (EventBridge Scheduler, role allowed
     ``states:StartExecution`` on this state machine only); ``alarm`` (``DriftScore`` maximum above
