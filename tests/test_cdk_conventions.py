@@ -215,3 +215,18 @@ def test_a_failing_setup_step_says_so_and_shows_the_commands_output_and_exit_cod
     assert done.returncode == 3
     assert done.stdout == "npm packages ... FAILED (exit 3)\n"
     assert done.stderr == "npm ERR! 404\n"
+
+
+def test_the_readme_runs_the_projects_own_cdk_cli_wherever_it_shows_a_cdk_command() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, re.DOTALL)
+    prose = re.sub(r"```.*?```", "", readme, flags=re.DOTALL)
+
+    assert "run it as\n`npx cdk ...`" in readme and "`source scripts/env.sh` once per shell" in readme
+    for block in blocks:
+        lines = block.splitlines()
+        for number, line in enumerate(lines):
+            if re.match(r"(\S+=\S+ )*cdk ", line):
+                assert "source scripts/env.sh" in lines[:number], f"'{line}' runs cdk without npx or env.sh"
+    bare = re.findall(r"`(cdk (?:synth|deploy|diff|destroy|bootstrap) [^`]+)`", prose)
+    assert bare == [], f"commands to run without npx: {bare}"
