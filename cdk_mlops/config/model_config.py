@@ -10,7 +10,15 @@ import enum
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 MODEL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -181,6 +189,179 @@ class ProcessingConfig(_Frozen):
     _instance = field_validator("instance_type")(_check_instance_type)
 
 
+TuningStrategy = Literal["Bayesian", "Random", "Hyperband", "Grid"]
+ScalingType = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
+#: The static hyperparameters from which SageMaker's Hyperband infers MaxResource when it is not given
+#: (HyperbandStrategyConfig, SageMaker API reference).
+HYPERBAND_RESOURCE_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+#: Most hyperparameters one tuning job may search (ParameterRanges, SageMaker API reference).
+MAX_TUNED_HYPERPARAMETERS = 30
+#: Training jobs a tuning job runs when training.tuning.max_jobs is left out (Bayesian, Random, Hyperband).
+DEFAULT_TUNING_JOBS = 10
+
+
+class ParameterRangeConfig(_Frozen):
+    """One tuned hyperparameter: ``{min, max, scaling}`` for a numeric range (integer when both bounds
+    are integers, continuous otherwise) or ``{values: [...]}`` for a categorical one."""
+
+    min: int | float | None = None
+    """Numeric ranges: the lowest value (MinValue). Integer range when min and max are both integers. Default: none."""
+    max: int | float | None = None
+    """Numeric ranges: the highest value (MaxValue), greater than min. Default: none."""
+    scaling: ScalingType = "Auto"
+    """Numeric ranges: how values are searched: Auto (default), Linear, Logarithmic (min > 0) or ReverseLogarithmic
+    (continuous only, 0 <= min < max < 1).
+    """
+    values: tuple[str | int | float | bool, ...] | None = Field(default=None, min_length=1, max_length=30)
+    """Categorical ranges: the values to try (1 to 30). Default: none (a numeric range)."""
+
+    @property
+    def kind(self) -> Literal["Integer", "Continuous", "Categorical"]:
+        """The SageMaker range kind: ``Categorical`` with ``values``, ``Integer`` when both bounds are
+        integers, ``Continuous`` otherwise."""
+        if self.values is not None:
+            return "Categorical"
+        bounds = (self.min, self.max)
+        if all(isinstance(bound, int) and not isinstance(bound, bool) for bound in bounds):
+            return "Integer"
+        return "Continuous"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ParameterRangeConfig:
+        numeric = self.min is not None or self.max is not None
+        if self.values is not None:
+            if numeric:
+                raise FieldError("values", list(self.values), "a range is either {min, max} or {values}, not both")
+            if "scaling" in self.model_fields_set:
+                raise FieldError("scaling", self.scaling, "applies to numeric ranges only, not to values")
+            return self
+        if self.min is None or self.max is None:
+            raise FieldError("min" if self.min is None else "max", None, "a numeric range needs both min and max")
+        if isinstance(self.min, bool) or isinstance(self.max, bool):
+            raise FieldError("min", self.min, "numeric bounds must be numbers, not true/false")
+        if self.min >= self.max:
+            raise FieldError("max", self.max, f"must be greater than min ({self.min})")
+        if self.scaling == "Logarithmic" and self.min <= 0:
+            raise FieldError("scaling", self.scaling, f"Logarithmic scaling needs min > 0 (min is {self.min})")
+        if self.scaling == "ReverseLogarithmic":
+            if self.kind == "Integer":
+                raise FieldError("scaling", self.scaling, "ReverseLogarithmic applies to continuous ranges only")
+            if self.min < 0 or self.max >= 1:
+                raise FieldError(
+                    "scaling",
+                    self.scaling,
+                    f"ReverseLogarithmic scaling needs 0 <= min and max < 1 (range {self.min} to {self.max})",
+                )
+        return self
+
+
+class TuningConfig(_Frozen):
+    """A SageMaker hyperparameter tuning job instead of one training job; the best training job (by
+    ``objective_metric``) goes on to evaluation, the quality gate and registration.
+
+    Defaults: Bayesian search, Maximize, 10 training jobs one at a time, no early stopping. The rules
+    are SageMaker's (CreateHyperParameterTuningJob): Grid searches categorical ranges only and computes
+    its own number of jobs (no max_jobs); Hyperband stops jobs itself (no early_stopping) and needs
+    max_resource unless a static epochs hyperparameter gives it; early stopping is for Bayesian and
+    Random only.
+    """
+
+    objective_metric: str
+    """The metric the tuning job optimizes: a training.metric_definitions name in script mode, a built-in XGBoost
+    metric (e.g. validation:auc) otherwise. Required.
+    """
+    type: Literal["Maximize", "Minimize"] = "Maximize"
+    """Maximize (default) or Minimize the objective metric (e.g. Minimize validation:rmse)."""
+    strategy: TuningStrategy = "Bayesian"
+    """The search strategy: Bayesian (default), Random, Hyperband or Grid (categorical ranges only)."""
+    max_jobs: int | None = Field(default=None, ge=1, le=750)
+    """ResourceLimits.MaxNumberOfTrainingJobs. Default: 10; not allowed with Grid (SageMaker counts the grid)."""
+    max_parallel_jobs: int = Field(default=1, ge=1, le=100)
+    """ResourceLimits.MaxParallelTrainingJobs, at most max_jobs. Default: 1."""
+    early_stopping: bool = False
+    """TrainingJobEarlyStoppingType Auto: SageMaker stops jobs unlikely to beat the best (Bayesian and Random only).
+    Default: false (Off).
+    """
+    min_resource: int | None = Field(default=None, ge=1)
+    """Hyperband only: HyperbandStrategyConfig.MinResource (e.g. epochs) before a job may be stopped. Default: none
+    (SageMaker's).
+    """
+    max_resource: int | None = Field(default=None, ge=1, le=20000)
+    """Hyperband only: HyperbandStrategyConfig.MaxResource (e.g. epochs) a job may use. Default: inferred by SageMaker
+    from a static epochs hyperparameter, required otherwise.
+    """
+    ranges: dict[str, ParameterRangeConfig]
+    """Hyperparameter name -> {min, max, scaling} or {values: [...]}, 1 to 30 of them; a tuned name replaces its fixed
+    value in training.hyperparameters. Required.
+    """
+
+    @field_validator("objective_metric")
+    @classmethod
+    def _metric_name(cls, value: str) -> str:
+        if not METRIC_NAME_PATTERN.match(value):
+            raise ValueError(f"metric names use letters, digits and _:.-/ (got {value!r})")
+        return value
+
+    @property
+    def max_training_jobs(self) -> int | None:
+        """``max_jobs``, or its default (10) for every strategy but Grid (None: SageMaker counts the grid)."""
+        if self.strategy == "Grid":
+            return None
+        return self.max_jobs if self.max_jobs is not None else DEFAULT_TUNING_JOBS
+
+    @property
+    def grid_size(self) -> int:
+        """The number of combinations of the categorical ranges (the jobs a Grid search runs)."""
+        size = 1
+        for parameter in self.ranges.values():
+            size *= len(parameter.values or ())
+        return size
+
+    @model_validator(mode="after")
+    def _sagemaker_rules(self) -> TuningConfig:
+        if not self.ranges:
+            raise FieldError("ranges", {}, "needs at least one hyperparameter to tune")
+        if len(self.ranges) > MAX_TUNED_HYPERPARAMETERS:
+            raise FieldError(
+                "ranges", sorted(self.ranges), f"SageMaker tunes at most {MAX_TUNED_HYPERPARAMETERS} hyperparameters"
+            )
+        if self.early_stopping and self.strategy not in ("Bayesian", "Random"):
+            raise FieldError(
+                "early_stopping",
+                True,
+                f"applies to the Bayesian and Random strategies only (strategy is {self.strategy}"
+                + ("; Hyperband stops jobs itself)" if self.strategy == "Hyperband" else ")"),
+            )
+        if self.strategy != "Hyperband":
+            for name in ("min_resource", "max_resource"):
+                value = getattr(self, name)
+                if value is not None:
+                    raise FieldError(name, value, f"applies to Hyperband only (strategy is {self.strategy})")
+        elif self.min_resource is not None and self.max_resource is not None and self.min_resource > self.max_resource:
+            raise FieldError("min_resource", self.min_resource, f"must be at most max_resource ({self.max_resource})")
+        if self.strategy == "Grid":
+            if self.max_jobs is not None:
+                raise FieldError(
+                    "max_jobs",
+                    self.max_jobs,
+                    f"is not allowed with Grid: SageMaker runs every combination ({self.grid_size} here)",
+                )
+            for name, parameter in self.ranges.items():
+                if parameter.kind != "Categorical":
+                    raise FieldError(
+                        f"ranges.{name}",
+                        parameter.model_dump(exclude_defaults=True),
+                        "Grid searches categorical ranges only ({values: [...]}); use Random or Bayesian for numeric "
+                        "ranges",
+                    )
+        limit = self.max_training_jobs or self.grid_size
+        if self.max_parallel_jobs > limit:
+            raise FieldError(
+                "max_parallel_jobs", self.max_parallel_jobs, f"must be at most the number of training jobs ({limit})"
+            )
+        return self
+
+
 class TrainingConfig(_Frozen):
     """The training job.
 
@@ -222,8 +403,34 @@ class TrainingConfig(_Frozen):
     """EnableNetworkIsolation: the training container gets no network access. Default: false."""
     inter_container_encryption: bool = False
     """EnableInterContainerTrafficEncryption between training instances. Default: false."""
+    tuning: TuningConfig | None = None
+    """A hyperparameter tuning job (objective_metric, type, strategy, max_jobs, max_parallel_jobs, early_stopping,
+    ranges) whose best training job the workflow continues with. Default: none (one training job).
+    """
 
     _instance = field_validator("instance_type")(_check_instance_type)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_tuning(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A model without tuning dumps as it did before the field existed (the recorded configuration
+        # in every pipeline's build, cdk_mlops.config_drift, stays byte-identical).
+        data = handler(self)
+        if isinstance(data, dict) and data.get("tuning", ...) is None:
+            data.pop("tuning")
+        return data
+
+    @model_validator(mode="after")
+    def _hyperband_resource(self) -> TrainingConfig:
+        tuning = self.tuning
+        inferable = any(key in self.hyperparameters for key in HYPERBAND_RESOURCE_KEYS)
+        if tuning is not None and tuning.strategy == "Hyperband" and tuning.max_resource is None and not inferable:
+            raise FieldError(
+                "tuning.max_resource",
+                None,
+                "is required with Hyperband unless training.hyperparameters has one of "
+                f"{', '.join(HYPERBAND_RESOURCE_KEYS)} (SageMaker infers it from them)",
+            )
+        return self
 
     @model_validator(mode="after")
     def _spot_wait(self) -> TrainingConfig:
@@ -1126,6 +1333,12 @@ class ModelConfig(_Frozen):
                         f"(defined: {', '.join(sorted(self.training.metric_definitions)) or 'none'}); "
                         "add it there, or gate on an evaluation job (evaluation.source: evaluation_job)",
                     )
+        if self.training.tuning is not None:
+            from cdk_mlops.config.tuning_checks import objective_problem
+
+            problem = objective_problem(self)
+            if problem is not None:
+                raise problem
         if self.drift is not None and not self.endpoints.data_capture.enabled:
             raise FieldError(
                 "drift",

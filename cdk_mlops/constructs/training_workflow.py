@@ -30,9 +30,19 @@ from cdk_mlops.constructs.failure_notice import TRAINING_WORKFLOW, FailurePath, 
 from cdk_mlops.constructs.run_names import run_name
 from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
+from cdk_mlops.constructs.tuning_step import tuning_training_step
 from cdk_mlops.constructs.workflow_context import WorkflowContext, data_prefix_of
 from cdk_mlops.constructs.workflow_defaults import allow_key_via, logged_state_machine
 from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
+
+_TUNING_JUSTIFICATIONS = [
+    Justification(
+        f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/*",
+        "A tuning job's name is at most 32 characters, all taken by the MD5 of the model and execution name "
+        "(tuning_task.tuning_job_name), and SageMaker names its training jobs after it: no prefix to scope to.",
+    )
+    for kind in ("hyper-parameter-tuning-job", "training-job")
+]
 
 
 class WorkflowSteps(Protocol):
@@ -142,7 +152,8 @@ class TrainingWorkflow(Construct):
         initialize = sfn.Pass(self, "Initialize", parameters=self._run_parameters(ctx), result_path="$.run")
         definition = sfn.Chain.start(initialize)
         preprocessing = steps.preprocessing_step(ctx)
-        training = steps.training_step(ctx)
+        # training.tuning: a tuning job and its best training job instead of the training_step hook.
+        training = tuning_training_step(ctx) if model.training.tuning else steps.training_step(ctx)
         evaluation = steps.evaluation_step(ctx)
         registration = steps.registration_step(
             ctx, model_package_group_name=model_package_group_name, evaluation=evaluation
@@ -202,7 +213,8 @@ class TrainingWorkflow(Construct):
                     "The workflow reads the evaluation report of its own run, under the model's runs/ prefix.",
                 ),
                 Justification("Resource::*", SERVICE_WIDE_REASON),
-            ],
+            ]
+            + (_TUNING_JUSTIFICATIONS if model.training.tuning else []),
             values={"bucket": artifact_bucket.bucket_arn},
         )
 
@@ -257,6 +269,9 @@ class TrainingWorkflow(Construct):
         minutes = model.training.max_wait_minutes or model.training.max_runtime_minutes
         if model.training.spot and not model.training.max_wait_minutes:
             minutes = 2 * model.training.max_runtime_minutes
+        tuning = model.training.tuning
+        if tuning is not None:  # the tuning job's training jobs, max_parallel_jobs at a time
+            minutes *= -(-(tuning.max_training_jobs or tuning.grid_size) // tuning.max_parallel_jobs)
         for job in (model.preprocessing, model.evaluation.job):
             if job is not None:
                 minutes += job.max_runtime_minutes
