@@ -16,6 +16,7 @@ import aws_cdk as cdk
 
 from cdk_mlops.app_builder import build_app, enable_compliance_checks, selected_models
 from cdk_mlops.config import ModelConfigError
+from cdk_mlops.constructs.hooks import HookReturnError
 from cdk_mlops.deploy_guard import refuse_placeholders
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -28,7 +29,7 @@ def main() -> None:
         models_dir = app.node.try_get_context("models_dir") or MODELS_DIR
         mlops = build_app(app, models_dir, only=selected_models(app))
         refuse_placeholders([stacks.config for stacks in mlops.models.values()], models_dir)
-    except ModelConfigError as error:
+    except (ModelConfigError, HookReturnError) as error:  # the file, field or hook, and the value: no traceback
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     app.synth()

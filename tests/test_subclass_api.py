@@ -336,3 +336,22 @@ def test_the_readme_subclass_snippet_synthesizes_as_it_stands(tmp_path: Path) ->
 
     states = _training(templates["Mlops-iris-readme-Pipeline"])["States"]
     assert {"QualityGate metrics_accuracy", "QualityGate metrics_min_class_recall"} <= set(states)
+
+
+def test_cdk_synth_of_the_app_reports_a_forgotten_return_in_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    models_dir = tmp_path / "models"
+    _write_model(models_dir, "forgetful", _endpoint_model("forgetful"), FORGETFUL)
+    context = json.dumps({"models_dir": str(models_dir), "nag": "false"})
+    env = {**os.environ, "CDK_CONTEXT_JSON": context, "CDK_OUTDIR": str(tmp_path / "cdk.out")}
+
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: MyPipeline.quality_gate returned None; expected an sfn.IChainable")
