@@ -324,9 +324,10 @@ def _find_package(clients: Clients, resources: ModelResources, to: str) -> dict[
         if not version.isdigit():
             raise OperatorError(f"--to: a version number (e.g. 3) or a model package ARN (got {to!r})")
         with aws_errors(f"model package group {resources.model_package_group}"):
-            summaries = sagemaker.list_model_packages(ModelPackageGroupName=resources.model_package_group)[
-                "ModelPackageSummaryList"
-            ]
+            pages = sagemaker.get_paginator("list_model_packages").paginate(
+                ModelPackageGroupName=resources.model_package_group
+            )
+            summaries = [summary for page in pages for summary in page["ModelPackageSummaryList"]]
         matches = [s for s in summaries if str(s.get("ModelPackageVersion")) == version]
         if not matches:
             known = ", ".join(sorted((str(s.get("ModelPackageVersion")) for s in summaries), key=int)) or "none"
