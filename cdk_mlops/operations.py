@@ -62,6 +62,7 @@ class Clients:
         self._clients: dict[str, Any] = {}
 
     def __call__(self, service: str) -> Any:
+        """The client of ``service`` (``"codepipeline"``, ``"sagemaker"``, ...), created on first use."""
         if service not in self._clients:
             with aws_errors(f"{service} client"):
                 self._clients[service] = self.session.client(service)

@@ -11,6 +11,7 @@ from cdk_mlops.commands.status import add_aws_arguments
 
 
 def register(commands: Any) -> None:
+    """Adds ``cdk-mlops approve`` to ``commands``."""
     parser = commands.add_parser("approve", help="approve (or --reject) the release waiting for approval")
     parser.add_argument("model", help="model name, e.g. churn-xgb")
     parser.add_argument("--reject", action="store_true", help="reject instead: the release stops there")

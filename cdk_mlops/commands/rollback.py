@@ -11,6 +11,7 @@ from cdk_mlops.commands.status import add_aws_arguments
 
 
 def register(commands: Any) -> None:
+    """Adds ``cdk-mlops rollback`` to ``commands``."""
     parser = commands.add_parser("rollback", help="deploy an earlier approved version to production")
     parser.add_argument("model", help="model name, e.g. churn-xgb")
     parser.add_argument("--to", required=True, help="the version number (e.g. 3) or model package ARN to deploy")

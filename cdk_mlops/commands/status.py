@@ -15,6 +15,7 @@ def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: Any) -> None:
+    """Adds ``cdk-mlops status`` to ``commands``."""
     parser = commands.add_parser("status", help="show a deployed model's releases, training runs, versions, endpoints")
     parser.add_argument("model", help="model name, e.g. churn-xgb")
     add_aws_arguments(parser)
