@@ -377,6 +377,9 @@ _SYNC_JOBS: Final[Mapping[str, _SyncJob]] = {
     "createtrainingjob": _SyncJob("TrainingJobName", "describe_training_job", "TrainingJobStatus"),
     "createprocessingjob": _SyncJob("ProcessingJobName", "describe_processing_job", "ProcessingJobStatus"),
     "createtransformjob": _SyncJob("TransformJobName", "describe_transform_job", "TransformJobStatus"),
+    "createhyperparametertuningjob": _SyncJob(
+        "HyperParameterTuningJobName", "describe_hyper_parameter_tuning_job", "HyperParameterTuningJobStatus"
+    ),
 }
 _IN_PROGRESS_STATUSES: Final = frozenset({"InProgress", "Stopping"})
 
@@ -398,7 +401,7 @@ class _LocalSageMakerService(StateTaskServiceCallback):
         if self.resource.condition == ResourceCondition.Sync and action not in _SYNC_JOBS:
             raise ValueError(
                 f"{self.resource.resource_arn}: the local engine runs .sync only for createTrainingJob, "
-                f"createProcessingJob and createTransformJob."
+                f"createProcessingJob, createTransformJob and createHyperParameterTuningJob."
             )
         if self.resource.condition in {ResourceCondition.Sync2, ResourceCondition.WaitForTaskToken}:
             raise ValueError(
@@ -919,6 +922,155 @@ def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
+# -- hyperparameter tuning jobs (helper J) -------------------------------------------------------
+# moto 5.2.5 stores a tuning job as "Completed" at once with a made-up BestTrainingJob and has no
+# StopHyperParameterTuningJob. As on AWS (CreateHyperParameterTuningJob, DescribeHyperParameterTuningJob
+# in the SageMaker API reference), a tuning job here starts real training jobs from its
+# TrainingJobDefinition, stays InProgress until they end, then reports the best by its objective;
+# the trials are planned by cdk_mlops.local.jobs.tuning and go through the training-job outcomes above.
+
+
+def _tuning_trials(backend: Any, job: Any) -> list[Any]:
+    return [backend.training_jobs[name] for name in getattr(job, "local_trials", ()) if name in backend.training_jobs]
+
+
+def _start_tuning_job(backend: Any, job: Any) -> None:
+    from cdk_mlops.local.jobs import tuning
+
+    script = _hooks().script
+    outcome = script.tuning_outcome_for(job.hyper_parameter_tuning_job_name)
+    job.local_trials = []
+    if outcome.status != "Completed":
+        job.hyper_parameter_tuning_job_status = outcome.status
+        job.failure_reason = outcome.failure_reason or ""
+        return
+    job.hyper_parameter_tuning_job_status = "InProgress"
+    job.best_training_job = job.OverallBestTrainingJob = None
+    config = job.hyper_parameter_tuning_job_config or {}
+    definition = job.training_job_definition or {}
+    tuning_request = getattr(_sagemaker_request, "value", None)
+    try:
+        for trial in tuning.plan_trials(job.hyper_parameter_tuning_job_name, config, script.max_tuning_jobs):
+            request = tuning.trial_request(definition, trial)
+            _sagemaker_request.value = request  # the executor runs the trial from its own request
+            backend.create_training_job(
+                training_job_name=trial.name,
+                hyper_parameters=request["HyperParameters"],
+                algorithm_specification=request.get("AlgorithmSpecification"),
+                role_arn=request.get("RoleArn"),
+                input_data_config=request.get("InputDataConfig"),
+                output_data_config=request.get("OutputDataConfig"),
+                resource_config=request.get("ResourceConfig"),
+                vpc_config=request.get("VpcConfig"),
+                stopping_condition=request.get("StoppingCondition"),
+                tags=None,
+                enable_network_isolation=request.get("EnableNetworkIsolation", False),
+                enable_inter_container_traffic_encryption=request.get("EnableInterContainerTrafficEncryption", False),
+                enable_managed_spot_training=request.get("EnableManagedSpotTraining", False),
+                checkpoint_config=request.get("CheckpointConfig"),
+                debug_hook_config=None,
+                debug_rule_configurations=None,
+                tensor_board_output_config=None,
+                experiment_config=None,
+            )
+            job.local_trials.append(trial.name)
+            job.local_tuned = {**getattr(job, "local_tuned", {}), trial.name: dict(trial.tuned)}
+    finally:
+        _sagemaker_request.value = tuning_request
+    _update_tuning_job(backend, job)
+
+
+def _update_tuning_job(backend: Any, job: Any) -> None:
+    """Counts the trials' statuses; once none is in progress, reports the best trial (or fails)."""
+    from cdk_mlops.local.jobs import tuning
+
+    trials = _tuning_trials(backend, job)
+    statuses = [trial.training_job_status for trial in trials]
+    counters = {status: statuses.count(status) for status in ("Completed", "InProgress", "Stopped")}
+    failed = statuses.count("Failed")
+    job.training_job_status_counters = {**counters, "RetryableError": 0, "NonRetryableError": failed}
+    if job.hyper_parameter_tuning_job_status != "InProgress" or counters["InProgress"]:
+        return
+    objective = (job.hyper_parameter_tuning_job_config or {}).get("HyperParameterTuningJobObjective", {})
+    results = [(t.training_job_name, t.training_job_status, t.final_metric_data_list or []) for t in trials]
+    metric = str(objective.get("MetricName", ""))
+    succeeded = sum(
+        1
+        for _, status, metrics in results
+        if status == "Completed" and tuning.objective_of(metrics, metric) is not None
+    )
+    job.objective_status_counters = {"Succeeded": succeeded, "Pending": 0, "Failed": len(trials) - succeeded}
+    now = datetime.datetime.now(tz=datetime.timezone.utc)
+    job.last_modified_time = job.hyper_parameter_tuning_end_time = now
+    best = tuning.best_trial(results, objective)
+    if best is None:
+        job.hyper_parameter_tuning_job_status = "Failed"
+        job.failure_reason = (
+            f"No training job succeeded with objective metric {objective.get('MetricName')!r}: "
+            f"{failed} of {len(trials)} training jobs failed, the others did not report the metric"
+        )
+        return
+    trial = backend.training_jobs[best[0]]
+    job.best_training_job = job.OverallBestTrainingJob = {
+        "TrainingJobName": trial.training_job_name,
+        "TrainingJobArn": trial.arn,
+        "TuningJobName": job.hyper_parameter_tuning_job_name,
+        "CreationTime": trial.creation_time,
+        "TrainingEndTime": getattr(trial, "training_end_time", None) or now,
+        "TrainingJobStatus": "Completed",
+        "TunedHyperParameters": getattr(job, "local_tuned", {}).get(trial.training_job_name, {}),
+        "FinalHyperParameterTuningJobObjectiveMetric": {
+            "Type": objective.get("Type", "Maximize"),
+            "MetricName": objective.get("MetricName"),
+            "Value": best[1],
+        },
+        "ObjectiveStatus": "Succeeded",
+    }
+    job.hyper_parameter_tuning_job_status = "Completed"
+
+
+def _wrap_create_tuning_job() -> Callable[..., Any]:
+    original = sagemaker_models.SageMakerModelBackend.create_hyper_parameter_tuning_job
+
+    def create(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        arn = original(backend, *args, **kwargs)
+        name = kwargs.get("hyper_parameter_tuning_job_name") or args[0]
+        _start_tuning_job(backend, backend.hyper_parameter_tuning_jobs[name])
+        return arn
+
+    return create
+
+
+def _wrap_describe_tuning_job() -> Callable[..., Any]:
+    original = sagemaker_models.SageMakerModelBackend.describe_hyper_parameter_tuning_job
+
+    def describe(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        name = kwargs.get("hyper_parameter_tuning_job_name") or (args[0] if args else None)
+        job = backend.hyper_parameter_tuning_jobs.get(name)
+        if job is not None and hasattr(job, "local_trials"):
+            for trial in _tuning_trials(backend, job):
+                backend.describe_training_job(trial.training_job_name)  # advances scripted polls
+            _update_tuning_job(backend, job)
+        return original(backend, *args, **kwargs)
+
+    return describe
+
+
+def _sagemaker_stop_tuning_job(self: SageMakerResponse) -> ActionResult:
+    """StopHyperParameterTuningJob: the tuning job and its running training jobs stop."""
+    backend = self.sagemaker_backend
+    name = self._get_param("HyperParameterTuningJobName")
+    job = backend.hyper_parameter_tuning_jobs.get(name)
+    if job is None:
+        raise ValidationError(message=f"Could not find hyper parameter tuning job '{name}'.")
+    if job.hyper_parameter_tuning_job_status == "InProgress":
+        for trial in _tuning_trials(backend, job):
+            if trial.training_job_status == "InProgress":
+                trial.training_job_status = "Stopped"
+        job.hyper_parameter_tuning_job_status = "Stopped"
+    return ActionResult({})
+
+
 # -- JSONPath ------------------------------------------------------------------------------------
 
 _ORIGINAL_EXTRACT_JSON: Final = json_path_module.extract_json
@@ -1105,6 +1257,14 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
                 _versioned_resource_from_arn(original_resource_from_arn),
             )
         )
+        patch(
+            mock.patch.object(
+                SageMakerResponse, "stop_hyper_parameter_tuning_job", _sagemaker_stop_tuning_job, create=True
+            )
+        )
+        backend_class = sagemaker_models.SageMakerModelBackend
+        patch(mock.patch.object(backend_class, "create_hyper_parameter_tuning_job", _wrap_create_tuning_job()))
+        patch(mock.patch.object(backend_class, "describe_hyper_parameter_tuning_job", _wrap_describe_tuning_job()))
         outcomes = _JobOutcomes()
         for kind, attributes in _JOB_ATTRIBUTES.items():
             backend_class = sagemaker_models.SageMakerModelBackend

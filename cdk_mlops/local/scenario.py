@@ -35,6 +35,7 @@ class JobKind(str, enum.Enum):
     TRAINING = "training"
     PROCESSING = "processing"
     TRANSFORM = "transform"
+    TUNING = "tuning"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +177,7 @@ class SageMakerScript:
         self._jobs: list[JobRecord] = []
         self._executor: JobExecutor | None = None
         self._invoker: EndpointInvoker | None = None
+        self._max_tuning_jobs = 3
 
     # -- scripting -------------------------------------------------------------------------------
 
@@ -199,6 +201,28 @@ class SageMakerScript:
     ) -> None:
         """Batch transform jobs (whose name contains ``name_contains``) end with ``outcome``."""
         self._add_rule(JobKind.TRANSFORM, outcome, name_contains, times)
+
+    def script_tuning_job(
+        self, outcome: JobOutcome, *, name_contains: str | None = None, times: int | None = None
+    ) -> None:
+        """Hyperparameter tuning jobs (whose name contains ``name_contains``) end with ``outcome``: a
+        failed or stopped outcome ends the tuning job before any trial; a completed one runs the trials
+        (training jobs, scripted as such) and reports the best (:mod:`cdk_mlops.local.jobs.tuning`)."""
+        self._add_rule(JobKind.TUNING, outcome, name_contains, times)
+
+    def limit_tuning_jobs(self, count: int) -> None:
+        """A tuning job runs at most ``count`` training jobs locally (default 3; ``cdk-mlops run
+        --max-tuning-jobs``), however many its request allows."""
+        if count < 1:
+            raise ValueError(f"a tuning job needs at least 1 training job (got {count})")
+        with self._lock:
+            self._max_tuning_jobs = count
+
+    @property
+    def max_tuning_jobs(self) -> int:
+        """The most training jobs a local tuning job runs (see :meth:`limit_tuning_jobs`)."""
+        with self._lock:
+            return self._max_tuning_jobs
 
     def throttle(self, action: str, times: int = 1) -> None:
         """The next ``times`` calls of ``action`` (e.g. ``"CreateTrainingJob"``) raise ThrottlingException."""
@@ -286,6 +310,19 @@ class SageMakerScript:
         with self._lock:
             self._jobs.append(JobRecord(kind, name, outcome, scripted=False))
         return outcome
+
+    def tuning_outcome_for(self, name: str) -> JobOutcome:
+        """Consumes the first matching tuning rule for a new tuning job and returns its outcome (a tuning
+        job is never given to the executor: its trials are); unscripted, it completes."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(JobKind.TUNING, name):
+                    if rule.remaining is not None:
+                        rule.remaining -= 1
+                    self._jobs.append(JobRecord(JobKind.TUNING, name, rule.outcome, scripted=True))
+                    return rule.outcome
+            self._jobs.append(JobRecord(JobKind.TUNING, name, UNSCRIPTED, scripted=False))
+        return UNSCRIPTED
 
     def _add_rule(self, kind: JobKind, outcome: JobOutcome, name_contains: str | None, times: int | None) -> None:
         if times is not None and times < 1:
