@@ -37,7 +37,7 @@ def test_every_example_gets_its_three_stacks_and_the_platforms_it_needs(template
         ["Mlops-Platform", "Mlops-Platform-us-west-2", "Mlops-Platform-333333333333-us-west-2"]
         + [
             f"Mlops-{model}-{stage}"
-            for model in ("demand-us", "docs-async", "ranking-linear", "vision-rolling")
+            for model in ("churn-tuned", "demand-us", "docs-async", "ranking-linear", "vision-rolling")
             for stage in ("Pipeline", "Staging", "Production")
         ]
     )
@@ -87,3 +87,14 @@ def test_other_region_example_serves_copies_of_the_model_in_us_west_2_of_another
         production["Parameters"]
     )
     assert canary["TrafficRoutingConfiguration"]["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 50}
+
+
+def test_tuning_example_trains_with_a_tuning_job_and_registers_its_best_training_job(templates) -> None:
+    machines = [
+        resource["Properties"]["DefinitionString"]
+        for resource in templates["Mlops-churn-tuned-Pipeline"]["Resources"].values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    training = [str(definition) for definition in machines if "createHyperParameterTuningJob.sync" in str(definition)]
+    assert len(training) == 1
+    assert "describeTrainingJob" in training[0] and "BestTrainingJob.TrainingJobName" in training[0]

@@ -37,7 +37,7 @@ from cdk_mlops.constructs.workflow_steps import EvaluationStep, Notify, Step
 
 _TUNING_JUSTIFICATIONS = [
     Justification(
-        f"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/*",
+        f"Resource::arn:<AWS::Partition>:sagemaker:*:*:{kind}/*",
         "A tuning job's name is at most 32 characters, all taken by the MD5 of the model and execution name "
         "(tuning_task.tuning_job_name), and SageMaker names its training jobs after it: no prefix to scope to.",
     )
@@ -203,6 +203,7 @@ class TrainingWorkflow(Construct):
                 )
                 for kind in ("training-job", "processing-job", "transform-job")
             ]
+            + (_TUNING_JUSTIFICATIONS if model.training.tuning else [])  # before Resource::*, which matches all
             + [
                 Justification(
                     f"Resource::arn:<AWS::Partition>:sagemaker:*:*:model-package/{model_package_group_name}/*",
@@ -213,8 +214,7 @@ class TrainingWorkflow(Construct):
                     "The workflow reads the evaluation report of its own run, under the model's runs/ prefix.",
                 ),
                 Justification("Resource::*", SERVICE_WIDE_REASON),
-            ]
-            + (_TUNING_JUSTIFICATIONS if model.training.tuning else []),
+            ],
             values={"bucket": artifact_bucket.bucket_arn},
         )
 
