@@ -18,6 +18,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--models-dir", default="models", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep each job's folder and log (prints where)")
     parser.add_argument("--report", type=Path, metavar="FILE.json", help="also write the report as JSON")
+    parser.add_argument(
+        "--max-tuning-jobs",
+        type=_positive,
+        default=3,
+        metavar="N",
+        help="a tuning job runs at most N real training jobs, Random over its ranges (default 3)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -29,4 +36,21 @@ def _run(args: argparse.Namespace) -> int:
         return rejected
     from cdk_mlops.local.run import run_model
 
-    return run_model(args.model, models_dir=args.models_dir, keep=args.keep, report=args.report).exit_code
+    return run_model(
+        args.model,
+        models_dir=args.models_dir,
+        keep=args.keep,
+        report=args.report,
+        max_tuning_jobs=args.max_tuning_jobs,
+    ).exit_code
+
+
+def _positive(text: str) -> int:
+    """``--max-tuning-jobs``: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 1 (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 1 (got {text!r})")
+    return value

@@ -419,6 +419,7 @@ def run_model(
     out: TextIO | None = None,
     cache_dir: Path | str | None = None,
     workspace: Path | str | None = None,
+    max_tuning_jobs: int = 3,
 ) -> RunReport:
     """Runs ``model`` of ``models_dir`` for real (see the module docstring) and returns its report;
     ``report.exit_code`` is 0 when the release succeeded, 1 when it did not, 2 when the model cannot run
@@ -427,14 +428,15 @@ def run_model(
     ``keep`` keeps the workspace (each job's folder and ``output.log``; default: deleted at the end);
     ``report`` writes :meth:`RunReport.to_json` there; ``out`` receives the progress (default stdout);
     ``cache_dir`` holds the environments (default :func:`~cdk_mlops.local.environments.default_cache_dir`);
-    ``workspace`` is where jobs run (default: a new temporary folder)."""
+    ``workspace`` is where jobs run (default: a new temporary folder); a tuning job runs at most
+    ``max_tuning_jobs`` real trials (default 3, see :mod:`cdk_mlops.local.jobs.tuning`)."""
     stream = out or sys.stdout
     started = time.perf_counter()
 
     def emit(text: str) -> None:
         print(text, file=stream, flush=True)
 
-    result = _run(model, Path(models_dir), keep, cache_dir, workspace, emit, started)
+    result = _run(model, Path(models_dir), keep, cache_dir, workspace, emit, started, max_tuning_jobs)
     if report is not None:
         Path(report).write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
     return result
@@ -453,6 +455,7 @@ def _run(
     workspace: Path | str | None,
     emit: Callable[[str], None],
     started: float,
+    max_tuning_jobs: int = 3,
 ) -> RunReport:
     from cdk_mlops.commands.preflight import unknown_model
     from cdk_mlops.local.preflight import raise_for_problems
@@ -492,7 +495,9 @@ def _run(
     root = Path(workspace) if workspace is not None else Path(tempfile.mkdtemp(prefix=f"cdk-mlops-run-{model}-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        result = _execute(model, models_dir, model_dir, config, workflows, environment.python, root, emit, split)
+        result = _execute(
+            model, models_dir, model_dir, config, workflows, environment.python, root, emit, split, max_tuning_jobs
+        )
     finally:
         if keep:
             emit(f"Job output kept in {root}")
@@ -520,6 +525,7 @@ def _execute(
     workspace: Path,
     emit: Callable[[str], None],
     split: dict[str, float],
+    max_tuning_jobs: int = 3,
 ) -> RunReport:
     from cdk_mlops.local.batch import BATCH_STAGES, run_batch_scenario
     from cdk_mlops.local.engine import LocalEngine
@@ -540,6 +546,7 @@ def _execute(
     def prepare(engine: Any, training: Any) -> tuple[str, dict[str, Any]]:
         runner.install(engine)
         runner.resolve_endpoints_with(_endpoint_resolver(engine))
+        engine.sagemaker.limit_tuning_jobs(max_tuning_jobs)  # real trials of a tuning job
 
         def invoke(endpoint: str, body: bytes, content_type: str | None, accept: str | None) -> tuple[bytes, str]:
             mark = time.perf_counter()
