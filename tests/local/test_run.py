@@ -376,3 +376,17 @@ def test_a_preflight_problem_stops_the_run_before_synthesis(models: Path, tmp_pa
     assert report.exit_code == 2
     assert "quality_gate.metric 'validation:acuracy'" in out.getvalue()
     assert "Synthesizing" not in out.getvalue()
+
+
+def test_the_run_command_refuses_an_unknown_model_with_exit_2(models: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cdk_mlops.cli import main
+
+    assert main(["run", "flowerz", "--models-dir", str(models)]) == 2
+    assert "unknown model 'flowerz'" in capsys.readouterr().err
+
+
+def test_the_run_command_exits_1_when_the_release_fails(models: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cdk_mlops.cli import main
+
+    assert main(["run", "flowers-raises", "--models-dir", str(models)]) == 1
+    assert "Outcome: failed at training/Train: AlgorithmError" in capsys.readouterr().out
