@@ -32,6 +32,7 @@ from typing import Any, TextIO
 from cdk_mlops.config.loader import ModelConfigError, find_model_files, load_model_config
 from cdk_mlops.config.model_config import BatchConfig, ModelConfig
 from cdk_mlops.constructs.workflow_context import data_prefix_of
+from cdk_mlops.local.champion import champion_table
 from cdk_mlops.local.preflight import BATCH_INPUT_FOLDER, SAMPLE_DATA_FOLDER, SOURCE_FOLDER, PreflightError
 
 __all__ = ["GateDecision", "JobRecord", "RunReport", "StateRecord", "find_model", "run_model"]
@@ -184,6 +185,58 @@ def seed(engine: Any, model_dir: Path, config: ModelConfig, artifact_bucket: str
         else:
             key = prefix + relative.as_posix()
         engine.s3_put_object(data_bucket, key, path.read_bytes())
+
+
+class _PackageContainers:
+    """A SageMaker client whose ``DescribeModel`` gives, for a container made from a model package
+    (``{"ModelPackageName": ...}``, as the batch transform workflow creates its model), that package's
+    inference container (image, model data, environment; the model's own environment on top): what
+    SageMaker runs for such a model. moto keeps only the package's name. Everything else is the client's."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def describe_model(self, **kwargs: Any) -> dict[str, Any]:
+        """``DescribeModel``, with package containers resolved."""
+        model = dict(self._client.describe_model(**kwargs))
+        if model.get("PrimaryContainer"):
+            model["PrimaryContainer"] = self._resolved(model["PrimaryContainer"])
+        if model.get("Containers"):
+            model["Containers"] = [self._resolved(container) for container in model["Containers"]]
+        return model
+
+    def _resolved(self, container: Mapping[str, Any]) -> dict[str, Any]:
+        package = container.get("ModelPackageName")
+        if not package:
+            return dict(container)
+        described = self._client.describe_model_package(ModelPackageName=package)
+        served = dict(described["InferenceSpecification"]["Containers"][0])
+        environment = {**served.get("Environment", {}), **container.get("Environment", {})}
+        own = {
+            key: value for key, value in container.items() if value and key not in ("Environment", "ModelPackageName")
+        }
+        return {**served, **own, "Environment": environment}
+
+
+class _RunnerView:
+    """The engine as :class:`~cdk_mlops.local.jobs.LocalJobRunner` sees it: its script and clients, the
+    SageMaker one resolving package containers (:class:`_PackageContainers`)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    @property
+    def sagemaker(self) -> Any:
+        """The engine's SageMaker script."""
+        return self._engine.sagemaker
+
+    def client(self, service: str, account: str | None = None, region: str | None = None) -> Any:
+        """The engine's client for ``service``."""
+        client = self._engine.client(service, account, region)
+        return _PackageContainers(client) if service == "sagemaker" else client
 
 
 def _warm_before_smoke_test(engine: Any, smoke_test: Any, invoke: Callable[..., Any]) -> None:
@@ -545,7 +598,7 @@ def _execute(
     runner = LocalJobRunner(python=python, workspace=workspace, on_line=job_line)
 
     def prepare(engine: Any, training: Any) -> tuple[str, dict[str, Any]]:
-        runner.install(engine)
+        runner.install(_RunnerView(engine))
         runner.resolve_endpoints_with(_endpoint_resolver(engine))
         engine.sagemaker.limit_tuning_jobs(max_tuning_jobs)  # real trials of a tuning job
 
@@ -617,6 +670,9 @@ def _execute(
         emit(f"job {job.name}: {job.status} ({job.seconds:.2f} s) log {job.log_path}")
     for line in _table(gates):
         emit(line)
+    if training is not None:  # candidate vs champion, for models with champion rules
+        for line in champion_table(workflows["training"].states, training.history):
+            emit(line)
     for notification in run.notifications:
         emit(f"Notification [{notification.subject}] {notification.message}")
     emit(f"Outcome: {outcome}")

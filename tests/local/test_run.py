@@ -298,6 +298,14 @@ def test_a_builtin_xgboost_model_is_registered_with_the_auc_the_algorithm_report
     assert gate.value is not None and gate.value >= 0.8
 
 
+def test_a_batch_model_transforms_its_sample_input(models: Path, runs: dict[str, tuple[RunReport, str]]) -> None:
+    report, output = _run(models, runs, "fraud")
+
+    assert report.exit_code == 0, output
+    assert [job.kind for job in report.jobs] == ["training", "transform"]
+    assert report.jobs[-1].status == "Completed"
+
+
 def test_keep_keeps_each_jobs_output_and_says_where(models: Path, tmp_path: Path) -> None:
     report, output = _run(models, {}, "flowers-raises", keep=True, workspace=tmp_path / "ws")
 
@@ -351,6 +359,19 @@ def test_a_model_fn_that_raises_fails_the_smoke_test(models: Path, runs: dict[st
     assert report.outcome.startswith("failed at smoke_test/"), report.outcome
     assert "no model in" in report.outcome
     assert not any(state.stage == "deploy_production" for state in report.states)
+
+
+def test_a_batch_input_the_model_cannot_parse_fails_the_transform(
+    models: Path, runs: dict[str, tuple[RunReport, str]]
+) -> None:
+    report, output = _run(models, runs, "fraud-garbage")
+
+    assert report.exit_code == 1, output
+    (transform,) = [job for job in report.jobs if job.kind == "transform"]
+    assert transform.status == "Failed"
+    assert report.outcome.startswith("failed at batch_transform/"), report.outcome
+    assert " ".join(str(transform.failure_reason).split()) in report.outcome  # on one line
+    assert "could not convert string to float: 'not'" in report.outcome
 
 
 def test_an_unknown_model_is_refused_before_synthesis(models: Path) -> None:
