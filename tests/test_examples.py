@@ -37,7 +37,14 @@ def test_every_example_gets_its_three_stacks_and_the_platforms_it_needs(template
         ["Mlops-Platform", "Mlops-Platform-us-west-2", "Mlops-Platform-333333333333-us-west-2"]
         + [
             f"Mlops-{model}-{stage}"
-            for model in ("churn-tuned", "demand-us", "docs-async", "ranking-linear", "vision-rolling")
+            for model in (
+                "churn-champion",
+                "churn-tuned",
+                "demand-us",
+                "docs-async",
+                "ranking-linear",
+                "vision-rolling",
+            )
             for stage in ("Pipeline", "Staging", "Production")
         ]
     )

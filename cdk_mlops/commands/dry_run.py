@@ -15,7 +15,7 @@ def register(commands: Any) -> None:
         "--scenario",
         default="approve",
         help="training: approve, reject, training-fails, throttled, preprocessing-fails, missing-evaluation, "
-        "metric-missing; "
+        "metric-missing; champion gate: champion-wins, champion-loses, no-champion; "
         "whole release: release, smoke-fails, rollback, production-rollback; "
         "batch models: batch, batch-fails, batch-scheduled, batch-no-approved",
     )

@@ -468,16 +468,33 @@ class Comparison(str, enum.Enum):
 
 
 class MetricThreshold(_Frozen):
-    """One quality-gate rule: ``metric`` compared with ``threshold`` (default comparison ``>=``)."""
+    """One quality-gate rule: ``metric`` compared with ``threshold`` (default comparison ``>=``), with the
+    champion (the newest Approved package of the model's group) when ``beat_champion_by`` or
+    ``within_champion_by`` is set. ``comparison`` gives the direction of both: ``>=`` higher is better,
+    ``<=`` lower is better."""
 
     metric: str
     """The metric name: a training metric (e.g. validation:auc) or a key of evaluation.json's metrics (e.g.
     metrics.accuracy). Required.
     """
-    threshold: float
-    """The number the metric is compared with. Required."""
+    threshold: float | None = None
+    """The number the metric is compared with. Required unless the rule compares with the champion
+    (beat_champion_by or within_champion_by); then optional, and both must hold. Default: none.
+    """
     comparison: Comparison = Comparison.GREATER_THAN_OR_EQUAL
-    """'>=' (default): the metric must be at least the threshold; '<=': at most (for errors such as rmse)."""
+    """'>=' (default): the metric must be at least the threshold, and higher beats the champion; '<=': at most
+    (for errors such as rmse, latency), and lower beats the champion.
+    """
+    beat_champion_by: float | None = Field(default=None, ge=0)
+    """The candidate must beat the champion's value of this metric by at least this margin (>=: candidate >=
+    champion + margin; <=: candidate <= champion - margin). No champion yet, or a champion without this metric:
+    the rule passes and says so. Default: none (no champion comparison).
+    """
+    within_champion_by: float | None = Field(default=None, ge=0)
+    """The candidate may be at most this much worse than the champion (>=: candidate >= champion - margin; <=:
+    candidate <= champion + margin), for metrics that may not get worse. No champion yet: the rule passes and says
+    so. Default: none (no champion comparison).
+    """
 
     @field_validator("metric")
     @classmethod
@@ -486,7 +503,34 @@ class MetricThreshold(_Frozen):
             raise ValueError(f"metric names use letters, digits and _:.-/ (got {value!r})")
         return value
 
-    _numeric = field_validator("threshold", mode="before")(_check_threshold_is_number)
+    _numeric = field_validator("threshold", "beat_champion_by", "within_champion_by", mode="before")(
+        _check_threshold_is_number
+    )
+
+    @model_validator(mode="after")
+    def _threshold_or_champion(self) -> MetricThreshold:
+        if self.beat_champion_by is not None and self.within_champion_by is not None:
+            raise FieldError(
+                "within_champion_by",
+                self.within_champion_by,
+                f"a rule either beats the champion or stays within it, not both (beat_champion_by is "
+                f"{self.beat_champion_by:g}): write two rules on two metrics, or pick one",
+            )
+        if self.threshold is None and self.champion_margin is None:
+            raise FieldError(
+                "threshold", None, "is required unless the rule sets beat_champion_by or within_champion_by"
+            )
+        return self
+
+    @property
+    def champion_margin(self) -> float | None:
+        """How far the candidate may be from the champion, signed in the metric's direction: ``+margin`` for
+        ``beat_champion_by``, ``-margin`` for ``within_champion_by``; None without a champion comparison."""
+        if self.beat_champion_by is not None:
+            return self.beat_champion_by
+        if self.within_champion_by is not None:
+            return -self.within_champion_by
+        return None
 
     @property
     def key(self) -> str:
@@ -1215,8 +1259,8 @@ class ModelConfig(_Frozen):
     job.
     """
     quality_gate: tuple[MetricThreshold, ...] = ()
-    """Rules a trained model must pass before it is registered for approval: each compares a metric with a threshold.
-    Default: none (every model passes).
+    """Rules a trained model must pass before it is registered for approval: each compares a metric with a threshold,
+    with the champion (beat_champion_by, within_champion_by), or both. Default: none (every model passes).
     """
     endpoints: EndpointsConfig = Field(default_factory=EndpointsConfig)
     """The staging and production SageMaker endpoints. Default: serverless staging, production on one ml.m5.large."""

@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from cdk_mlops.config.model_config import Comparison, MetricThreshold, ProcessingConfig
+from cdk_mlops.constructs.champion_gate import champion_lookup, champion_rule_gate, has_champion_rules
 from cdk_mlops.constructs.failure_notice import TRAINING_WORKFLOW, Headline
 from cdk_mlops.constructs.run_names import client_token
 from cdk_mlops.constructs.sagemaker_tasks import ProcessingJobTask, S3Channel, SpotTraining, TrainingJobTask
@@ -249,6 +250,7 @@ def default_evaluation_step(ctx: WorkflowContext) -> EvaluationStep:
 
 
 def _comparison(rule: MetricThreshold, path: str) -> sfn.Condition:
+    assert rule.threshold is not None
     if rule.comparison is Comparison.GREATER_THAN_OR_EQUAL:
         return sfn.Condition.number_greater_than_equals(path, rule.threshold)
     return sfn.Condition.number_less_than_equals(path, rule.threshold)
@@ -266,18 +268,41 @@ def default_quality_gate(
     *,
     on_pass: sfn.IChainable,
     notify: Notify,
+    model_package_group_name: str | None = None,
 ) -> sfn.IChainable:
     """One Choice per rule, in order. A missing metric fails with ``MetricMissing``; a metric that does
     not meet its threshold is reported (metric, value, threshold) and fails with
     ``QualityGateRejected``. Every Choice checks ``IsPresent`` first, so a missing value never falls
-    through to a default branch. No rules: the gate passes straight to ``on_pass``."""
+    through to a default branch. No rules: the gate passes straight to ``on_pass``.
+
+    Rules with ``beat_champion_by``/``within_champion_by`` also compare with the champion, the newest
+    Approved package of ``model_package_group_name`` (default: the model's name, the group ``MlPipeline``
+    creates), looked up first (see :mod:`~cdk_mlops.constructs.champion_gate`)."""
     next_state: sfn.IChainable = on_pass
     headline = Headline(ctx.model.name, TRAINING_WORKFLOW)
     for index in reversed(range(len(rules))):
         rule = rules[index]
         path = metric_path(rule)
-        requirement = f"{rule.comparison.value} {rule.threshold:g}"
+        if rule.champion_margin is not None:
+            next_state = champion_rule_gate(ctx, index, rule, path, on_pass=next_state, notify=notify)
         gate_name = f"QualityGate {rule.key}"
+        missing_line = headline.line(
+            f"metric {rule.metric} is missing from the {{}} output", ["$.evaluation.source"], state=gate_name
+        )
+        missing = notify(f"NotifyMetricMissing{index}", missing_line.text, missing_line.arguments).next(
+            sfn.Fail(
+                ctx.scope,
+                f"MetricMissing{index}",
+                error="MetricMissing",
+                cause=f"metric {rule.metric} is missing from the evaluation",
+            )
+        )
+        choice = sfn.Choice(ctx.scope, f"Gate{index}", state_name=gate_name)
+        choice.when(sfn.Condition.not_(sfn.Condition.is_present(path)), missing)
+        if rule.threshold is None:  # a champion-only rule: the metric need only be present here
+            next_state = choice.otherwise(next_state)
+            continue
+        requirement = f"{rule.comparison.value} {rule.threshold:g}"
         rejected_line = headline.line(
             f"{rule.metric} = {{}} does not meet {requirement}; nothing was registered",
             [path],
@@ -292,22 +317,12 @@ def default_quality_gate(
                 cause=f"{rule.metric} does not meet {requirement}",
             )
         )
-        missing_line = headline.line(
-            f"metric {rule.metric} is missing from the {{}} output", ["$.evaluation.source"], state=gate_name
-        )
-        missing = notify(f"NotifyMetricMissing{index}", missing_line.text, missing_line.arguments).next(
-            sfn.Fail(
-                ctx.scope,
-                f"MetricMissing{index}",
-                error="MetricMissing",
-                cause=f"metric {rule.metric} is missing from the evaluation",
-            )
-        )
-        choice = sfn.Choice(ctx.scope, f"Gate{index}", state_name=gate_name)
-        choice.when(sfn.Condition.not_(sfn.Condition.is_present(path)), missing)
         choice.when(_comparison(rule, path), next_state)
         choice.otherwise(rejected)
         next_state = choice
+    if has_champion_rules(rules):
+        group = model_package_group_name or ctx.model.name
+        return champion_lookup(ctx, rules, model_package_group_name=group, then=next_state, notify=notify)
     return next_state
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cdk_mlops.local.batch import BATCH_SCENARIOS, BATCH_STAGES, BatchResult, run_batch_scenario
+from cdk_mlops.local.champion import champion_table
 from cdk_mlops.local.engine import summarize_event
 from cdk_mlops.local.harness import SCENARIOS, ScenarioError, run_training_scenario, synthesize_workflows
 from cdk_mlops.local.release import RELEASE_SCENARIOS, STAGES, ReleaseResult, run_release_scenario
@@ -72,6 +73,8 @@ def dry_run(model: str, scenario: str = "approve", models_dir: Path | str = "mod
         emit("Registered: nothing")
     if isinstance(result.output, dict) and "Metrics" in result.output:
         emit(f"  evaluation metrics: {json.dumps(result.output['Metrics'], sort_keys=True)}")
+    for line in champion_table(run.workflow.states, result.history):  # candidate vs champion
+        emit(line)
     emit(f"Notifications sent: {len(run.notifications)}")
     for notification in run.notifications:
         emit(f"  [{notification.subject}] {notification.message}")

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cdk_mlops.local.champion import CHAMPION_SCENARIOS, champion_rules, seed_champion
 from cdk_mlops.local.engine import (
     ExecutionResult,
     LambdaContext,
@@ -85,6 +86,7 @@ SCENARIOS: Mapping[str, str] = {
         "the training job completes without reporting a gated metric: the model's topic is notified and "
         "the run fails MetricMissing (models gated on training metrics only)"
     ),
+    **CHAMPION_SCENARIOS,
 }
 
 
@@ -450,6 +452,7 @@ def prepare_training_run(
     evaluation_job = _uses_evaluation_job(workflow)
     metrics = scenario_metrics(workflow, reject=scenario == "reject")
     engine.client("sagemaker").create_model_package_group(ModelPackageGroupName=model)
+    seed_champion(engine.client("sagemaker"), model, champion_rules(workflow.states), metrics, scenario)
     bucket = _bucket_of(workflow)
     engine.s3_put_json(bucket, f"{model}/source/README.json", {"seeded": "by cdk_mlops.local.harness"})
     script = engine.sagemaker
@@ -504,6 +507,12 @@ def run_training_scenario(
             f"training_metrics); {model} is gated on an evaluation job"
             if evaluation_job
             else f"scenario {scenario!r} needs a model with a quality gate on training metrics; {model} has none"
+        )
+
+    if scenario in CHAMPION_SCENARIOS and not champion_rules(workflow.states):
+        raise ScenarioError(
+            f"scenario {scenario!r} needs a model with a champion rule (quality_gate: beat_champion_by or "
+            f"within_champion_by); {model} has none"
         )
 
     name = execution_name or f"local-{uuid.uuid4().hex[:8]}"

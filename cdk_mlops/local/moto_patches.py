@@ -154,7 +154,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution_worker
 
 from cdk_mlops.constructs import error_names
-from cdk_mlops.local import jsonpath, variables
+from cdk_mlops.local import jsonata_eval, jsonpath, variables
 from cdk_mlops.local.scenario import JobKind, JobOutcome, ModelInvocationError, SageMakerScript
 
 __all__ = [
@@ -1225,6 +1225,12 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
         patch = stack.enter_context
         _patch_boto_client_for(stack, _InterpreterClients())
         _patch_imported_name(stack, "extract_json", _ORIGINAL_EXTRACT_JSON, _extract_json)
+        _patch_imported_name(  # JSONata states without a JVM (cdk_mlops.local.jsonata_eval)
+            stack,
+            "eval_jsonata_expression",
+            jsonata_eval.ORIGINAL_EVAL_JSONATA_EXPRESSION,
+            jsonata_eval.eval_jsonata_expression,
+        )
         patch(mock.patch.object(state_task_factory, "state_task_service_for", _service_for))
         patch(
             mock.patch.object(
