@@ -187,6 +187,58 @@ def seed(engine: Any, model_dir: Path, config: ModelConfig, artifact_bucket: str
         engine.s3_put_object(data_bucket, key, path.read_bytes())
 
 
+class _PackageContainers:
+    """A SageMaker client whose ``DescribeModel`` gives, for a container made from a model package
+    (``{"ModelPackageName": ...}``, as the batch transform workflow creates its model), that package's
+    inference container (image, model data, environment; the model's own environment on top): what
+    SageMaker runs for such a model. moto keeps only the package's name. Everything else is the client's."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def describe_model(self, **kwargs: Any) -> dict[str, Any]:
+        """``DescribeModel``, with package containers resolved."""
+        model = dict(self._client.describe_model(**kwargs))
+        if model.get("PrimaryContainer"):
+            model["PrimaryContainer"] = self._resolved(model["PrimaryContainer"])
+        if model.get("Containers"):
+            model["Containers"] = [self._resolved(container) for container in model["Containers"]]
+        return model
+
+    def _resolved(self, container: Mapping[str, Any]) -> dict[str, Any]:
+        package = container.get("ModelPackageName")
+        if not package:
+            return dict(container)
+        described = self._client.describe_model_package(ModelPackageName=package)
+        served = dict(described["InferenceSpecification"]["Containers"][0])
+        environment = {**served.get("Environment", {}), **container.get("Environment", {})}
+        own = {
+            key: value for key, value in container.items() if value and key not in ("Environment", "ModelPackageName")
+        }
+        return {**served, **own, "Environment": environment}
+
+
+class _RunnerView:
+    """The engine as :class:`~cdk_mlops.local.jobs.LocalJobRunner` sees it: its script and clients, the
+    SageMaker one resolving package containers (:class:`_PackageContainers`)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    @property
+    def sagemaker(self) -> Any:
+        """The engine's SageMaker script."""
+        return self._engine.sagemaker
+
+    def client(self, service: str, account: str | None = None, region: str | None = None) -> Any:
+        """The engine's client for ``service``."""
+        client = self._engine.client(service, account, region)
+        return _PackageContainers(client) if service == "sagemaker" else client
+
+
 def _warm_before_smoke_test(engine: Any, smoke_test: Any, invoke: Callable[..., Any]) -> None:
     """Registers the smoke test's real handler behind one untimed request to the endpoint first: on
     SageMaker an endpoint is InService only once its container is up, so the handler's latency limit
@@ -546,7 +598,7 @@ def _execute(
     runner = LocalJobRunner(python=python, workspace=workspace, on_line=job_line)
 
     def prepare(engine: Any, training: Any) -> tuple[str, dict[str, Any]]:
-        runner.install(engine)
+        runner.install(_RunnerView(engine))
         runner.resolve_endpoints_with(_endpoint_resolver(engine))
         engine.sagemaker.limit_tuning_jobs(max_tuning_jobs)  # real trials of a tuning job
 
