@@ -797,6 +797,29 @@ class AsyncInferenceConfig(_Frozen):
 ASYNC_TRAFFIC_SHIFTING = (TrafficShiftingType.ALL_AT_ONCE, TrafficShiftingType.ROLLING)
 
 
+class ShadowConfig(_Frozen):
+    """A shadow test of each new production model before it serves: the production endpoint gets the
+    candidate as a SageMaker shadow variant (``ShadowProductionVariants``, weight ``traffic_percent``/100
+    of the production variant's, so that share of real requests is mirrored to it and its answers are
+    discarded) for ``minutes`` (default 60); then the deploy workflow compares the shadow's CloudWatch
+    metrics with production's over that window and promotes the candidate only when its p99
+    ``ModelLatency`` is at most ``max_latency_increase_percent`` (default 10) above production's and its
+    error rate (``Invocation5XXErrors`` + ``InvocationModelErrors`` per mirrored request) is at most
+    ``max_error_rate`` (default 0.01). Otherwise the shadow is removed, the package marked Rejected with
+    the comparison, and the model's topic notified. A shadow that received no requests fails the test.
+    Production instance endpoints in the pipeline's account and region only.
+    """
+
+    traffic_percent: int = Field(default=100, ge=1, le=100)
+    """Percent of production requests mirrored to the shadow, 1 to 100. Default: 100."""
+    minutes: int = Field(default=60, ge=5, le=1440)
+    """How long real traffic is mirrored before the comparison, 5 to 1440 minutes. Default: 60."""
+    max_latency_increase_percent: float = Field(default=10, ge=0, le=1000)
+    """How far the shadow's p99 ModelLatency may be above production's, in percent. Default: 10."""
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    """Highest share of mirrored requests the shadow may fail (5XX and model errors), 0 to 1. Default: 0.01."""
+
+
 class EndpointVariantConfig(_Frozen):
     """One endpoint (staging or production).
 
@@ -856,6 +879,10 @@ class EndpointVariantConfig(_Frozen):
     region: str | None = None
     """Production only: the AWS region to deploy the endpoint stack into; must be a region SageMaker is offered in.
     Default: the pipeline's region.
+    """
+    shadow: ShadowConfig | None = None
+    """Production instance endpoints: shadow-test each new model on mirrored real traffic before it serves (see
+    ShadowConfig). Default: none (promote after approval).
     """
 
     _instance = field_validator("instance_type")(_check_instance_type)
@@ -939,6 +966,37 @@ class EndpointVariantConfig(_Frozen):
         return self
 
     @model_validator(mode="after")
+    def _shadow_rules(self) -> EndpointVariantConfig:
+        if self.shadow is None:
+            return self
+        shadow = self.shadow.model_dump(exclude_unset=True)
+        if self.serverless:
+            raise FieldError(
+                "shadow",
+                shadow,
+                "needs an instance endpoint (serverless: false): SageMaker shadow variants run on instances, "
+                "serverless endpoints have none",
+            )
+        if self.async_inference is not None:
+            raise FieldError(
+                "shadow",
+                shadow,
+                "is not available with async_inference: SageMaker mirrors real-time InvokeEndpoint requests "
+                "to a shadow variant, not queued asynchronous ones",
+            )
+        for name in ("account", "region"):
+            value = getattr(self, name)
+            if value is not None:
+                raise FieldError(
+                    "shadow",
+                    shadow,
+                    f"is not available with a production endpoint in another {name} ({name} {value}): the "
+                    "deploy workflow reads the shadow's metrics with CloudWatch GetMetricData in the pipeline's "
+                    "account and region",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _async_rules(self) -> EndpointVariantConfig:
         config = self.async_inference
         if config is None:
@@ -1013,6 +1071,16 @@ class EndpointsConfig(_Frozen):
                 self.staging.account,
                 "staging runs in the pipeline's account (the smoke test invokes it from there); "
                 "only production.account may name another account",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _shadow_in_production(self) -> EndpointsConfig:
+        if self.staging.shadow is not None:
+            raise FieldError(
+                "staging.shadow",
+                self.staging.shadow.model_dump(exclude_unset=True),
+                "is available for production only: the shadow test runs between approval and production",
             )
         return self
 

@@ -15,6 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_mlops.config.model_config import ShadowConfig
 from cdk_mlops.constructs.compliance import (
     SERVICE_WIDE_REASON,
     Justification,
@@ -32,6 +33,7 @@ from cdk_mlops.constructs.promotion import (
 )
 from cdk_mlops.constructs.regional_deploy import RegionalDeployFunction
 from cdk_mlops.constructs.run_names import EXECUTION_NAME_HASH
+from cdk_mlops.constructs.shadow_test import SHADOW_MODEL_PACKAGE_PARAMETER, ShadowTest
 from cdk_mlops.constructs.workflow_defaults import allow_execution_data, logged_state_machine
 
 MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
@@ -163,6 +165,7 @@ class DeployWorkflow(Construct):
         poll_interval: Duration | None = None,
         after_deploy: sfn.IChainable | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        shadow: ShadowConfig | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -170,6 +173,11 @@ class DeployWorkflow(Construct):
         cross_account = stack_account is not None and stack_account != stack.account
         if regional is not None and regional.region == stack.region:
             regional = None
+        if shadow is not None and (cross_account or regional is not None or not promote):
+            raise ValueError(
+                f"{model_name} {stage}: a shadow test needs promote=True and an endpoint stack in this stack's "
+                "account and region (it reads the shadow's metrics with CloudWatch GetMetricData here)"
+            )
         target_region = regional.region if regional else None
         self.cloudformation_role = cloudformation_role or cdk_cloudformation_execution_role(
             self, "CfnExecRole", stack_account, target_region
@@ -206,6 +214,9 @@ class DeployWorkflow(Construct):
         parameters += [
             {"ParameterKey": name, "ParameterValue": value} for name, value in (stack_parameters or {}).items()
         ]
+        static_parameters = list(parameters[len(dynamic) :])
+        if shadow is not None:  # promotion clears the shadow variant in the same update
+            parameters.append({"ParameterKey": SHADOW_MODEL_PACKAGE_PARAMETER, "ParameterValue": ""})
         parameters += [{"ParameterKey": name, "UsePreviousValue": True} for name in kept_parameters]
         start: sfn.IChainable
         update: sfn.CustomState | sfn.TaskStateBase
@@ -229,7 +240,7 @@ class DeployWorkflow(Construct):
             start = resolve.next(replicate).next(update)
         else:
             update, describe = self._stack_calls(stack_name, parameters, endpoint_stack_arn)
-            start = resolve.next(update)
+            start = resolve if shadow is not None else resolve.next(update)  # the shadow test comes between
         wait = sfn.Wait(self, "WaitForStack", time=sfn.WaitTime.duration(poll_interval or Duration.seconds(30)))
         deployed = sfn.Pass(
             self,
@@ -332,7 +343,29 @@ class DeployWorkflow(Construct):
             )
             .otherwise(wait)
         )
-        definition = sfn.Chain.start(start).next(wait).next(describe).next(poll)
+        definition = sfn.Chain.start(start)
+        if shadow is None:
+            definition = definition.next(wait).next(describe).next(poll)
+        else:
+            sfn.Chain.start(update).next(wait).next(describe).next(poll)
+            self.shadow_test = ShadowTest(
+                self,
+                shadow=shadow,
+                stack_name=stack_name,
+                stack_arn=endpoint_stack_arn,
+                cloudformation_role=self.cloudformation_role,
+                kept_parameters=kept_parameters,
+                static_parameters=static_parameters,
+                package_arns=package_arns,
+                headline=Headline(model_name, f"shadow test in {stage}"),
+                topic=notification_topic,
+                subject=subject,
+                poll_interval=poll_interval or Duration.seconds(30),
+                promote=update,
+                rolled_back=rolled_back,
+                failed=failed,
+            )
+            resolve.next(self.shadow_test.entry)
 
         self.state_machine, self.log_group = logged_state_machine(
             self,

@@ -241,6 +241,7 @@ class MlPipelineBase(Construct, metaclass=jsii.JSIIAbstractClass):
             )
             if production_region
             else None,
+            shadow=model.endpoints.production.shadow,
             **common,
         )
         self.pipeline = self._pipeline()

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CfnResource, Duration
+from aws_cdk import Aws, CfnCondition, CfnResource, Duration, Fn
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -36,6 +36,8 @@ from cdk_mlops.constructs.sagemaker_execution_role import SageMakerExecutionRole
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
 
 VARIANT_NAME = "AllTraffic"
+#: The shadow variant of an endpoint under a shadow test (``ShadowProductionVariants``).
+SHADOW_VARIANT_NAME = "Shadow"
 #: The rollback alarms every instance endpoint creates, named ``<stack name>-<endpoint id>-<suffix>``.
 ROLLBACK_ALARM_SUFFIXES = ("5xx-errors", "model-latency-p99", "model-errors")
 
@@ -127,6 +129,8 @@ class ModelEndpoint(Construct):
         condition: CfnCondition | None = None,
         network: JobNetworkConfig | None = None,
         alarm_topic: sns.ITopic | None = None,
+        shadow_model_package_arn: str | None = None,
+        shadow_condition: CfnCondition | None = None,
     ) -> None:
         super().__init__(scope, id)
         if (model_package_arn is None) == (model_image is None):
@@ -212,6 +216,11 @@ class ModelEndpoint(Construct):
             config_props["async_inference_config"] = self._async_inference_config(
                 model_name, stage, async_prefixes, artifact_bucket, encryption_key
             )
+        self.shadow_model: sagemaker.CfnModel | None = None
+        if shadow_model_package_arn is not None:
+            config_props["shadow_production_variants"] = self._shadow_variant(
+                shadow_model_package_arn, shadow_condition, vpc_config, network
+            )
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
@@ -268,6 +277,42 @@ class ModelEndpoint(Construct):
         if condition is not None:
             # Last, so the resources L2 constructs made above (scaling policy, role policy) get it too.
             _apply_condition(self, condition)
+
+    def _shadow_variant(
+        self,
+        model_package_arn: str,
+        condition: CfnCondition | None,
+        vpc_config: Mapping[str, Any] | None,
+        network: JobNetworkConfig,
+    ) -> Any:
+        """The ``Shadow`` variant serving ``model_package_arn`` on the production variant's instance type
+        and count, weighted ``traffic_percent``/100 of the production variant (SageMaker mirrors that share
+        of requests to it), present only while ``condition`` holds (the stack's shadow parameter is set)."""
+        shadow = self.settings.shadow
+        assert shadow is not None and not self.settings.serverless
+        self.shadow_model = sagemaker.CfnModel(
+            self,
+            "ShadowModel",
+            execution_role_arn=self.hosting_role.role_arn,
+            containers=[sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)],
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                subnets=vpc_config["Subnets"], security_group_ids=vpc_config["SecurityGroupIds"]
+            )
+            if vpc_config
+            else None,
+            enable_network_isolation=True if network.network_isolation else None,
+        )
+        variant = {
+            "VariantName": SHADOW_VARIANT_NAME,
+            "ModelName": self.shadow_model.attr_model_name,
+            "InstanceType": self.settings.instance_type,
+            "InitialInstanceCount": self.settings.instance_count,
+            "InitialVariantWeight": shadow.traffic_percent / 100,
+        }
+        if condition is None:
+            return [variant]
+        self.shadow_model.cfn_options.condition = condition
+        return Fn.condition_if(condition.logical_id, [variant], Aws.NO_VALUE)
 
     def _async_inference_config(
         self,

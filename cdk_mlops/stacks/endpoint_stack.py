@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
+from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, ICfnConditionExpression, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -22,6 +22,7 @@ from cdk_mlops.constructs.deploy_workflow import (
 from cdk_mlops.constructs.model_dashboard import ModelDashboard
 from cdk_mlops.constructs.model_endpoint import ModelEndpoint, ModelImage
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
+from cdk_mlops.constructs.shadow_test import SHADOW_MODEL_PACKAGE_PARAMETER
 from cdk_mlops.images import resolve_image_uri
 
 
@@ -83,6 +84,7 @@ class ModelEndpointStack(Stack):
             expression=Fn.condition_not(Fn.condition_equals(self.model_package_arn, "")),
         )
         settings = model.endpoints.staging if stage == "staging" else model.endpoints.production
+        shadow_arn, has_shadow = self._shadow_parameter(model, stage, has_model) if settings.shadow else (None, None)
         model_data_bucket: s3.IBucket | None = None
         model_data_key: kms.IKey | None = None
         if external_model_artifacts:
@@ -142,6 +144,8 @@ class ModelEndpointStack(Stack):
             condition=has_model,
             network=network,
             alarm_topic=notification_topic,
+            shadow_model_package_arn=shadow_arn,
+            shadow_condition=has_shadow,
         )
         if external_model_artifacts:
             # cfn-lint resolves ModelArtifactsKeyArn to its empty default and reports the hosting policy's
@@ -165,6 +169,27 @@ class ModelEndpointStack(Stack):
             description=f"The {stage} endpoint of {model.name}",
         )
         output.condition = has_model
+
+    def _shadow_parameter(self, model: ModelConfig, stage: str, has_model: CfnCondition) -> tuple[str, CfnCondition]:
+        """Parameter ``ShadowModelPackageArn`` (default empty: no shadow variant), set by the deploy
+        workflow for the length of a shadow test, and the condition that it is set."""
+        parameter = CfnParameter(
+            self,
+            SHADOW_MODEL_PACKAGE_PARAMETER,
+            type="String",
+            default="",
+            allowed_pattern=r"^$|^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$",
+            description=f"The {model.name} candidate package shadow-tested in {stage} (set by the model's pipeline "
+            "during a shadow test, empty otherwise)",
+        )
+        condition = CfnCondition(
+            self,
+            "HasShadowModelPackage",
+            expression=Fn.condition_and(
+                cast(ICfnConditionExpression, has_model), Fn.condition_not(Fn.condition_equals(parameter, ""))
+            ),
+        )
+        return parameter.value_as_string, condition
 
     def _replicated_model_image(self, model: ModelConfig, image_uri: str) -> ModelImage:
         """The model as the deploy workflow replicated it to this region: parameters ``ModelDataUrl`` and,
