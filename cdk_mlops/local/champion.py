@@ -81,25 +81,34 @@ def _value_at(metrics: Mapping[str, Any], path: tuple[str, ...]) -> float:
     return float(node)
 
 
-def champion_values(rules: list[ChampionRule], metrics: Mapping[str, Any], scenario: str) -> dict[str, float]:
+def champion_values(
+    rules: list[ChampionRule], metrics: Mapping[str, Any], scenario: str, *, losing_rule: int = 0
+) -> dict[str, float]:
     """The champion's metric values for ``scenario``: 0.01 on the candidate's side of each bar
-    (``champion-wins``), or the first rule's 0.01 on the other side (``champion-loses``)."""
+    (``champion-wins``), or, for ``champion-loses``, rule ``losing_rule``'s (default the first) 0.01 on the
+    other side, so the candidate passes every rule before it and stops there."""
     values = {}
     for index, rule in enumerate(rules):
         candidate = _value_at(metrics, rule.path)
-        side = 1 if scenario == "champion-loses" and index == 0 else -1
+        side = 1 if scenario == "champion-loses" and index == losing_rule else -1
         values[rule.metric] = round(candidate - rule.offset + side * 0.01 * rule.direction, 4)
     return values
 
 
 def seed_champion(
-    sagemaker: Any, group: str, rules: list[ChampionRule], metrics: Mapping[str, Any], scenario: str
+    sagemaker: Any,
+    group: str,
+    rules: list[ChampionRule],
+    metrics: Mapping[str, Any],
+    scenario: str,
+    *,
+    losing_rule: int = 0,
 ) -> str | None:
     """Registers an Approved champion in ``group`` for ``champion-wins`` / ``champion-loses`` through the
-    ``sagemaker`` client; returns its ARN (None for any other scenario)."""
+    ``sagemaker`` client (see :func:`champion_values`); returns its ARN (None for any other scenario)."""
     if scenario not in ("champion-wins", "champion-loses"):
         return None
-    values = champion_values(rules, metrics, scenario)
+    values = champion_values(rules, metrics, scenario, losing_rule=losing_rule)
     response = sagemaker.create_model_package(
         ModelPackageGroupName=group,
         ModelPackageDescription="The champion seeded by cdk_mlops.local.champion",

@@ -8,7 +8,11 @@ JSONata expression to dashjoin's jsonata-java through a Java VM (``jpype``), whi
 here, and in this build its evaluator is not wired at all (``eval_jsonata_expression`` calls ``None``),
 so every JSONata state failed. This patch evaluates the same expression string with ``jsonata-python``
 (a Python port of that same jsonata-java), and reports failures as moto's bridge does
-(``JSONataException``), which the interpreter turns into ``States.QueryEvaluationError``.
+(``JSONataException``).
+
+Known gap: an expression that raises (``$number("abc")``) fails the state with ``States.Runtime`` here,
+as moto reports any ``JSONataException``; AWS names it ``States.QueryEvaluationError``. An expression that
+yields nothing fails with ``States.QueryEvaluationError`` here as on AWS (moto checks that itself).
 """
 
 from __future__ import annotations

@@ -24,9 +24,15 @@ from typing import Any
 import pytest
 
 from cdk_mlops.cli import main
-from cdk_mlops.local.champion import champion_rules
+from cdk_mlops.local.champion import champion_rules, champion_table, champion_values
 from cdk_mlops.local.engine import LocalEngine
-from cdk_mlops.local.harness import SCENARIOS, ScenarioError, run_training_scenario, synthesize_workflows
+from cdk_mlops.local.harness import (
+    SCENARIOS,
+    ScenarioError,
+    prepare_training_run,
+    run_training_scenario,
+    synthesize_workflows,
+)
 from cdk_mlops_testing import write_model
 
 MODEL = "champ"
@@ -155,3 +161,39 @@ def test_string_to_json_turns_a_registered_metric_string_into_a_number() -> None
 def test_jsonata_state_converts_the_string_and_adds_a_fractional_margin() -> None:
     output = _run_pass("{% {'bar': $number($states.input.champion) + 0.005} %}", query_language="JSONata")
     assert output == {"bar": pytest.approx(0.935)}
+
+
+def test_a_champion_registered_without_the_metric_sets_no_bar_so_the_rule_passes(models_dir: Path) -> None:
+    workflow = synthesize_workflows(models_dir, MODEL)[MODEL]["training"]
+    with LocalEngine() as engine:
+        name, run_input = prepare_training_run(engine, MODEL, workflow, "no-champion")
+        engine.client("sagemaker").create_model_package(
+            ModelPackageGroupName=MODEL,
+            ModelApprovalStatus="Approved",
+            InferenceSpecification={
+                "Containers": [{"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/old:1"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
+        result = engine.run(workflow.definition_json, input=run_input, name=name)
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert "DescribeChampion" in result.states_entered
+    assert table_rows(champion_table(workflow.states, result.history)) == [
+        ["validation:auc", "0.8500", "-", "-", "pass", "(champion", "has", "no", "value)"],
+        ["validation:logloss", "0.4500", "-", "-", "pass", "(champion", "has", "no", "value)"],
+    ]
+
+
+def table_rows(lines: list[str]) -> list[list[str]]:
+    return [line.split() for line in lines[2:]]
+
+
+def test_champion_loses_can_stop_at_a_later_rule(models_dir: Path) -> None:
+    workflow = synthesize_workflows(models_dir, MODEL)[MODEL]["training"]
+    rules = champion_rules(workflow.states)
+    metrics = {"validation_auc": 0.85, "validation_logloss": 0.45}
+    values = champion_values(rules, metrics, "champion-loses", losing_rule=1)
+    # auc: 0.85 beats 0.835 + 0.005; logloss: 0.45 is more than 0.02 worse than 0.42
+    assert values == {"validation:auc": 0.835, "validation:logloss": 0.42}
