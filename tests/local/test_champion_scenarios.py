@@ -197,3 +197,23 @@ def test_champion_loses_can_stop_at_a_later_rule(models_dir: Path) -> None:
     values = champion_values(rules, metrics, "champion-loses", losing_rule=1)
     # auc: 0.85 beats 0.835 + 0.005; logloss: 0.45 is more than 0.02 worse than 0.42
     assert values == {"validation:auc": 0.835, "validation:logloss": 0.42}
+
+
+def test_a_model_gated_on_an_evaluation_job_compares_its_report_with_the_champion(tmp_path: Path) -> None:
+    data = model_config([{"metric": "metrics.accuracy", "threshold": 0.8, "within_champion_by": 0.01}])
+    data["framework"] = {"name": "sklearn", "version": "1.2-1"}
+    data["training"] = {"entry_point": "train.py", "metric_definitions": {}}
+    data["evaluation"] = {"source": "evaluation_job", "job": {"script": "evaluate.py", "instance_type": "ml.m5.large"}}
+    write_model(tmp_path, MODEL, data)
+    for script in ("train.py", "evaluate.py"):
+        (tmp_path / MODEL / "src").mkdir(exist_ok=True)
+        (tmp_path / MODEL / "src" / script).write_text("print('stand-in')\n", encoding="utf-8")
+
+    run = run_training_scenario(MODEL, "champion-loses", models_dir=tmp_path)
+
+    assert run.result.error == "QualityGateRejected"
+    [notification] = run.notifications
+    assert (
+        "candidate metrics.accuracy = 0.85 vs champion version 1 = 0.87: does not stay within 0.01 of the "
+        "champion (higher is better) (needs 0.86)"
+    ) in notification.message
