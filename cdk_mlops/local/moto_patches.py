@@ -1231,6 +1231,7 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
             jsonata_eval.ORIGINAL_EVAL_JSONATA_EXPRESSION,
             jsonata_eval.eval_jsonata_expression,
         )
+        patch(mock.patch.object(jsonata_eval.StringJSONata, "_eval_body", jsonata_eval.string_jsonata_eval_body))
         patch(mock.patch.object(state_task_factory, "state_task_service_for", _service_for))
         patch(
             mock.patch.object(

@@ -217,3 +217,23 @@ def test_a_model_gated_on_an_evaluation_job_compares_its_report_with_the_champio
         "candidate metrics.accuracy = 0.85 vs champion version 1 = 0.87: does not stay within 0.01 of the "
         "champion (higher is better) (needs 0.86)"
     ) in notification.message
+
+
+def test_a_jsonata_expression_that_raises_fails_the_state_with_query_evaluation_error() -> None:
+    # Step Functions developer guide, "Handling errors in Step Functions workflows": States.QueryEvaluationError
+    definition = {
+        "StartAt": "Compute",
+        "States": {
+            "Compute": {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Output": "{% $number($states.input.champion) + 0.005 %}",
+                "End": True,
+            }
+        },
+    }
+    with LocalEngine() as engine:
+        result = engine.run(json.dumps(definition), input={"champion": "not a number"}, name="bad-number")
+
+    assert result.error == "States.QueryEvaluationError"
+    assert "$number($states.input.champion) + 0.005' failed" in (result.cause or "")
