@@ -306,7 +306,7 @@ class ShadowTest:
             "$pe := $sum([$v('productionErrors5xx'), $v('productionModelErrors')]); "
             "$inc := ($exists($sl) and $exists($pl) and $pl > 0) ? 100 * ($sl - $pl) / $pl : 0; "
             "$rate := $n > 0 ? $e / $n : 1; "
-            f"$ok := $n > 0 and $exists($sl) and $inc <= {latency_limit} and $rate <= {rate_limit}; "
+            f"$ok := $n > 0 and $exists($sl) and $inc <= {latency_limit:g} and $rate <= {rate_limit:g}; "
             "$us := function($x) { $exists($x) ? $string($round($x)) & ' us' : 'no data' }; "
             "$merge([$states.input, {'shadowTest': $merge([$t, {"
             "'passed': $ok, 'latencyIncreasePercent': $round($inc, 2), 'errorRate': $round($rate, 4), "
