@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 
 from cdk_mlops.app_builder import build_app, enable_compliance_checks
-from cdk_mlops_testing import REPO_ROOT, only_resource
+from cdk_mlops_testing import REPO_ROOT, only_resource, render_definition
 
 EXAMPLES_DIR = REPO_ROOT / "examples"
 
@@ -42,6 +42,7 @@ def test_every_example_gets_its_three_stacks_and_the_platforms_it_needs(template
                 "churn-tuned",
                 "demand-us",
                 "docs-async",
+                "pricing-shadow",
                 "ranking-linear",
                 "vision-rolling",
             )
@@ -105,3 +106,18 @@ def test_tuning_example_trains_with_a_tuning_job_and_registers_its_best_training
     training = [str(definition) for definition in machines if "createHyperParameterTuningJob.sync" in str(definition)]
     assert len(training) == 1
     assert "describeTrainingJob" in training[0] and "BestTrainingJob.TrainingJobName" in training[0]
+
+
+def test_shadow_example_mirrors_half_the_traffic_to_a_shadow_variant_for_two_hours(templates) -> None:
+    template = templates["Mlops-pricing-shadow-Production"]
+    config = only_resource(template, "AWS::SageMaker::EndpointConfig")[1]["Properties"]
+    (shadow,) = config["ShadowProductionVariants"]["Fn::If"][1]
+    assert (shadow["VariantName"], shadow["InitialVariantWeight"], shadow["InitialInstanceCount"]) == ("Shadow", 0.5, 2)
+    definitions = [
+        render_definition(resource["Properties"]["DefinitionString"])
+        for resource in templates["Mlops-pricing-shadow-Pipeline"]["Resources"].values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    (deploy,) = [states for states in (d["States"] for d in definitions) if "MirrorTraffic" in states]
+    assert deploy["MirrorTraffic"]["Seconds"] == 120 * 60
+    assert "$inc <= 15 and $rate <= 0.005" in deploy["CompareShadow"]["Output"]

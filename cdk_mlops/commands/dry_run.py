@@ -17,6 +17,7 @@ def register(commands: Any) -> None:
         help="training: approve, reject, training-fails, throttled, preprocessing-fails, missing-evaluation, "
         "metric-missing; champion gate: champion-wins, champion-loses, no-champion; "
         "whole release: release, smoke-fails, rollback, production-rollback; "
+        "shadow test: shadow-passes, shadow-fails, shadow-promotion-rollback, shadow-already-promoted; "
         "batch models: batch, batch-fails, batch-scheduled, batch-no-approved",
     )
     parser.add_argument("--models-dir", default="models", type=Path)

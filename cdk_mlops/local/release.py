@@ -21,7 +21,7 @@ import dataclasses
 import functools
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from unittest import mock
 
@@ -34,6 +34,7 @@ from cdk_mlops.local.harness import (
     prepare_training_run,
     synthesize_workflows,
 )
+from cdk_mlops.local.mirrored_traffic import SHADOW_TRAFFIC, mirrored_traffic
 from cdk_mlops.stacks.platform_stack import BUCKET_OUTPUT, KEY_OUTPUT
 
 #: Release scenarios and what they script.
@@ -44,14 +45,27 @@ RELEASE_SCENARIOS: Mapping[str, str] = {
     "production-rollback": "the production stack update rolls back (guardrail alarm): the package ends Rejected",
     "slow-release": "each stack update stays UPDATE_IN_PROGRESS for 2 DescribeStacks polls, then completes: both "
     "deploy workflows wait and poll, the package ends Approved",
-    "slow-production-rollback": "the production update stays UPDATE_IN_PROGRESS for 2 polls, then rolls back: the "
-    "package ends Rejected",
+    "slow-rollback": "the staging update stays UPDATE_IN_PROGRESS for 2 polls, then is seen rolling back with its "
+    "reason: the deployment fails, nothing else runs",
+    "slow-production-rollback": "the production update stays UPDATE_IN_PROGRESS for 2 polls, then is seen rolling "
+    "back with its reason: the package ends Rejected",
     "no-updates": "both stacks already have the release's parameters: UpdateStack answers No updates are to be "
     "performed, which each deploy workflow counts as deployed; the package ends Approved",
+    "shadow-passes": "a model with endpoints.production.shadow: the shadow's p99 latency and errors stay within the "
+    "limits, so it is promoted and the package ends Approved (every other scenario mirrors this traffic too)",
+    "shadow-fails": "a model with endpoints.production.shadow: the shadow's p99 latency and error rate are over "
+    "the limits, so the shadow is removed, the package ends Rejected with the comparison and the topic is notified",
+    "shadow-promotion-rollback": "the shadow test passes, then the production update that promotes the candidate "
+    "rolls back (guardrail alarm): the package ends Rejected",
+    "shadow-already-promoted": "the shadow test passes, then the promotion's UpdateStack answers No updates are to "
+    "be performed (a retried call whose first attempt went through), which counts as deployed: the package ends "
+    "Approved",
 }
 
 #: DescribeStacks polls that still see UPDATE_IN_PROGRESS in the slow scenarios.
 POLLS_IN_PROGRESS = 2
+#: The StackStatusReason of a rolled-back stand-in stack (CloudFormation names the resources that failed).
+ROLLBACK_REASON = "The following resource(s) failed to update: [Endpoint]."
 
 STAGES = ("training", "deploy_staging", "smoke_test", "deploy_production")
 
@@ -96,14 +110,19 @@ class StackBehaviour:
     ``polls_in_progress``: that many ``DescribeStacks`` calls after an update still see
     ``UPDATE_IN_PROGRESS``; the next one sees the end status. ``rolls_back``: the update ends
     ``UPDATE_ROLLBACK_COMPLETE`` with the old parameters (as when SageMaker's guardrails roll the
-    endpoint back) instead of ``UPDATE_COMPLETE``. ``already_deployed``: the stack already has the
-    parameters of the first update, so CloudFormation refuses it with ``ValidationError`` "No updates
-    are to be performed." (and the stack keeps them).
+    endpoint back) instead of ``UPDATE_COMPLETE``; after polls in progress, the next poll first sees
+    ``UPDATE_ROLLBACK_IN_PROGRESS`` with :data:`ROLLBACK_REASON` as ``StackStatusReason`` (a rollback
+    seen only once complete has no reason, as CloudFormation reports it). ``already_deployed``: the
+    stack already has the parameters of the first update, so CloudFormation refuses it with
+    ``ValidationError`` "No updates are to be performed." (and the stack keeps them).
     """
 
     polls_in_progress: int = 0
     rolls_back: bool = False
     already_deployed: bool = False
+    #: Updates of the stack that complete at once before this behaviour applies (a shadow test's start
+    #: comes before the promotion). Default: 0.
+    after_updates: int = 0
 
     def __post_init__(self) -> None:
         if self.polls_in_progress < 0:
@@ -113,14 +132,18 @@ class StackBehaviour:
 
 
 _SLOW = StackBehaviour(polls_in_progress=POLLS_IN_PROGRESS)
+_SLOW_ROLLBACK = StackBehaviour(polls_in_progress=POLLS_IN_PROGRESS, rolls_back=True)
 _NO_UPDATES = StackBehaviour(already_deployed=True)
 #: Scenario -> stage -> how that stage's stand-in stack answers updates (unlisted: at once).
 SCENARIO_STACKS: Mapping[str, Mapping[str, StackBehaviour]] = {
     "rollback": {"staging": StackBehaviour(rolls_back=True)},
     "production-rollback": {"production": StackBehaviour(rolls_back=True)},
     "slow-release": {"staging": _SLOW, "production": _SLOW},
-    "slow-production-rollback": {"production": StackBehaviour(polls_in_progress=POLLS_IN_PROGRESS, rolls_back=True)},
+    "slow-rollback": {"staging": _SLOW_ROLLBACK},
+    "slow-production-rollback": {"production": _SLOW_ROLLBACK},
     "no-updates": {"staging": _NO_UPDATES, "production": _NO_UPDATES},
+    "shadow-promotion-rollback": {"production": StackBehaviour(rolls_back=True, after_updates=1)},
+    "shadow-already-promoted": {"production": StackBehaviour(already_deployed=True, after_updates=1)},
 }
 
 
@@ -254,6 +277,7 @@ class _PendingUpdate:
     polls_left: int
     previous_parameters: dict[str, Any]
     previous_resolved: dict[str, Any]
+    rolling_back: bool = False
 
 
 @contextlib.contextmanager
@@ -273,6 +297,7 @@ def _stand_in_stacks(behaviours: Mapping[str, StackBehaviour]) -> Iterator[None]
     original_describe = CloudFormationBackend.describe_stacks
     pending: dict[int, _PendingUpdate] = {}
     refused: set[int] = set()
+    seen: dict[int, int] = {}  # updates per stack
 
     def finish(stack: Any, update: _PendingUpdate) -> None:
         if update.behaviour.rolls_back:
@@ -281,14 +306,25 @@ def _stand_in_stacks(behaviours: Mapping[str, StackBehaviour]) -> Iterator[None]
             stack.resource_map.resolved_parameters.clear()
             stack.resource_map.resolved_parameters.update(update.previous_resolved)
             stack.status = "UPDATE_ROLLBACK_COMPLETE"
+            stack.stack_status_reason = None
         else:
             stack.status = "UPDATE_COMPLETE"
+
+    def roll_back(stack: Any, update: _PendingUpdate) -> None:
+        """A polled update that fails is first seen rolling back, with the reason (moto serializes the
+        attribute as StackStatusReason); the next DescribeStacks sees the rollback complete."""
+        stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        stack.stack_status_reason = ROLLBACK_REASON
+        update.rolling_back = True
 
     def update_stack(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         behaviour = behaviours.get(name)
         if behaviour is None:
             return original_update(backend, name, *args, **kwargs)
         stack = backend.get_stack(name)
+        seen[id(stack)] = seen.get(id(stack), 0) + 1
+        if seen[id(stack)] <= behaviour.after_updates:
+            return original_update(backend, name, *args, **kwargs)
         update = _PendingUpdate(
             behaviour,
             behaviour.polls_in_progress,
@@ -316,6 +352,8 @@ def _stand_in_stacks(behaviours: Mapping[str, StackBehaviour]) -> Iterator[None]
                 continue
             if update.polls_left:
                 update.polls_left -= 1
+            elif update.behaviour.rolls_back and not update.rolling_back:
+                roll_back(stack, update)
             else:
                 finish(stack, pending.pop(id(stack)))
         return stacks
@@ -335,15 +373,22 @@ def run_release_scenario(
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
     engine: LocalEngine | None = None,
     prepare: Callable[[LocalEngine, ResolvedWorkflow], tuple[str, dict[str, Any]]] | None = None,
+    stages: Sequence[str] = STAGES,
 ) -> ReleaseResult:
     """Runs the four workflows of ``model`` in pipeline order under ``scenario`` (see
     :data:`RELEASE_SCENARIOS`), stopping at the first one that fails, as the pipeline does.
 
     ``engine`` (default: a new :class:`LocalEngine`) runs them; ``prepare(engine, training workflow)``
     seeds it and returns the training execution's name and input (default: the scenario's scripted
-    outcomes, :func:`prepare_training_run`; ``cdk-mlops run`` installs its real jobs here)."""
+    outcomes, :func:`prepare_training_run`; ``cdk-mlops run`` installs its real jobs here).
+
+    ``stages`` (default: all of :data:`STAGES`) runs only those workflows, in pipeline order, to try one
+    stage quickly; ``training`` always runs (the others start from its execution)."""
     if scenario not in RELEASE_SCENARIOS:
         raise ScenarioError(f"unknown scenario {scenario!r} (known: {', '.join(RELEASE_SCENARIOS)})")
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ScenarioError(f"unknown release stage(s) {', '.join(unknown)} (stages: {', '.join(STAGES)})")
     workflows = synthesize_workflows(models_dir, model)[model]
     stacks = {
         "staging": _EndpointStack.of(workflows["deploy_staging"]),
@@ -361,7 +406,11 @@ def run_release_scenario(
     started = time.perf_counter()
     executions: dict[str, ExecutionResult] = {}
     behaviours = {stacks[stage].name: behaviour for stage, behaviour in SCENARIO_STACKS.get(scenario, {}).items()}
-    with engine or LocalEngine() as engine, _stand_in_stacks(behaviours):
+    with (
+        engine or LocalEngine() as engine,
+        _stand_in_stacks(behaviours),
+        mirrored_traffic(SHADOW_TRAFFIC["shadow-fails" if scenario == "shadow-fails" else "shadow-passes"]),
+    ):
         smoke_test.reset_clients()
         regional_deploy.reset_clients()
         for function in _lambda_functions(workflows["smoke_test"]):
@@ -384,6 +433,8 @@ def run_release_scenario(
 
         inputs: dict[str, Any] = {"training": training_input}
         for stage in STAGES:
+            if stage != "training" and stage not in stages:
+                continue
             workflow = workflows[stage]
             if stage == "deploy_production" and replica_bucket is not None:
                 _store_served_objects(engine, executions["training"].output["ModelPackageArn"])
