@@ -142,6 +142,11 @@ class DeployWorkflow(Construct):
     (``RegionalDeployFunction``), which assumes the CDK deploy role of the stack's account in that
     region. The stack's ``ModelDataUrl`` (and ``SourceDirUrl``) parameters get the copies' URLs, and
     in another account ``ModelArtifactsBucket``/``ModelArtifactsKeyArn`` the replica bucket and key.
+
+    ``shadow`` (default none; production with ``promote=True``, in this account and region only) runs a
+    shadow test first (``ShadowTest``, ``cdk_mlops.constructs.shadow_test``): the candidate as the stack's
+    ``ShadowModelPackageArn``, mirrored traffic for ``shadow.minutes``, a CloudWatch comparison with
+    production, then this workflow's update (which also clears the shadow) or removal and rejection.
     """
 
     def __init__(

@@ -104,6 +104,11 @@ class ModelEndpoint(Construct):
     ``ApproximateBacklogSizePerInstance`` and a step policy (``scale_out_from_zero``, triggered by
     ``backlog_without_capacity_alarm`` on ``HasBacklogWithoutCapacity``) that adds one instance when
     requests wait and no instance runs.
+
+    ``shadow_model_package_arn`` (default none; instance endpoints with ``settings.shadow``) adds a
+    ``Shadow`` variant serving that package (``shadow_model``) on the production variant's instance type
+    and count, weighted ``settings.shadow.traffic_percent``/100, present only while ``shadow_condition``
+    holds (default: always).
     """
 
     def __init__(
