@@ -29,6 +29,7 @@ from cdk_mlops.local.engine import (
     LocalEngine,
     Notification,
 )
+from cdk_mlops.local.jobs.tuning import objective_metric_of
 from cdk_mlops.local.scenario import JobOutcome
 
 __all__ = [
@@ -65,6 +66,9 @@ PSEUDO_PARAMETERS: Mapping[str, str] = {
     "AWS::NoValue": "",
 }
 
+#: What a scripted trial of a tuning job reports for an objective metric that no gate reads.
+TUNING_OBJECTIVE_VALUE = 0.5
+
 #: Workflow kind -> logical id prefix of its state machine in a pipeline stack.
 WORKFLOW_KINDS: Mapping[str, str] = {
     "training": "MlPipelineTraining",
@@ -72,6 +76,7 @@ WORKFLOW_KINDS: Mapping[str, str] = {
     "smoke_test": "MlPipelineSmokeTest",
     "deploy_production": "MlPipelineDeployProduction",
     "batch_transform": "MlPipelineBatchTransform",
+    "drift_check": "MlPipelineDrift",
 }
 
 #: Training scenarios and what they script.
@@ -444,13 +449,18 @@ def prepare_training_run(
     scenario: str,
     *,
     execution_name: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Seeds ``engine`` for one training run under ``scenario``: the model package group, the
     packaged code, scripted job outcomes and (for evaluation jobs) ``evaluation.json``. Returns the
-    execution name and input to run the training workflow with."""
+    execution name and input to run the training workflow with.
+
+    ``metrics`` (default: :func:`scenario_metrics` for the scenario) are the values the run reports,
+    nested as the quality gates read them; a gated metric left out is not reported at all."""
     name = execution_name or f"local-{uuid.uuid4().hex[:8]}"
     evaluation_job = _uses_evaluation_job(workflow)
-    metrics = scenario_metrics(workflow, reject=scenario == "reject")
+    if metrics is None:
+        metrics = scenario_metrics(workflow, reject=scenario == "reject")
     engine.client("sagemaker").create_model_package_group(ModelPackageGroupName=model)
     seed_champion(engine.client("sagemaker"), model, champion_rules(workflow.states), metrics, scenario)
     bucket = _bucket_of(workflow)
@@ -473,6 +483,9 @@ def prepare_training_run(
                     training_metrics[metric_name] = float(metrics[key])
             if scenario == "metric-missing":  # the job reports every gated metric but the first
                 training_metrics.pop(next(iter(_training_metric_names(workflow).values())), None)
+        objective = objective_metric_of(workflow.states)  # a tuning job's trials report its objective
+        if objective is not None and objective not in _training_metric_names(workflow).values():
+            training_metrics[objective] = TUNING_OBJECTIVE_VALUE  # not gated: any value
         script.script_training_job(JobOutcome.completed(training_metrics))
     if scenario == "throttled":
         script.throttle("CreateTrainingJob", times=2)

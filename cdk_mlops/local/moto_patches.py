@@ -22,6 +22,7 @@ Everything here reaches into moto internals, so the module refuses any moto othe
 * ``Wait`` states, ``Retry`` intervals and ``.sync`` polling: recorded and not really slept.
 * Task states: a fault the engine scripts (``LocalEngine.fail_state``) fails the state's next entry
   with a chosen error, so every ``Catch`` can be taken without changing the state machine.
+* definitions are parsed once per process: for ``CreateStateMachine``'s check and for executions.
 * ``Choice``: a comparison on a missing path fails with ``States.Runtime`` as on AWS (moto silently
   treats it as false), unless the comparison is ``IsPresent``.
 * JSONPath follows AWS (Jayway): a definite path such as ``$.Stacks[0].StackStatus`` yields its value
@@ -96,6 +97,7 @@ from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetai
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -117,13 +119,11 @@ from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_
 from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import (
     NoSuchVariable,
 )
-from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
     lambda_eval_utils,
     state_task_factory,
 )
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_callback,
 )
@@ -143,6 +143,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns import (
     StateTaskServiceSns,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -152,6 +153,8 @@ from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_modul
 from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution_worker
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from cdk_mlops.constructs import error_names
 from cdk_mlops.local import jsonata_eval, jsonpath, variables
@@ -606,6 +609,40 @@ def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_crede
         parameters.get("Payload"),
         getattr(_lambda_context, "value", None),
     )
+
+
+# -- definitions parsed once -----------------------------------------------------------------------
+
+_ORIGINAL_VALIDATE_DEFINITION: Final = StepFunctionsParserBackend._validate_definition
+_VALIDATED_DEFINITIONS: set[str] = set()
+_PROGRAMS: dict[str, Any] = {}
+_PROGRAMS_LOCK = threading.Lock()
+
+
+def _validate_definition_once(definition: str) -> None:
+    """CreateStateMachine's definition check, skipped for a definition that passed it before in this
+    process: moto parses it with ANTLR only to discard the result (about 0.05 s a workflow), and local
+    runs start the same synthesized workflows again and again."""
+    if definition not in _VALIDATED_DEFINITIONS:
+        _ORIGINAL_VALIDATE_DEFINITION(definition=definition)
+        _VALIDATED_DEFINITIONS.add(definition)
+
+
+def _evaluation_entrypoint_once(self: ExecutionWorker) -> Any:
+    """The parsed program of an execution's definition, parsed once per process and definition: the
+    interpreter's program components hold no run-time state (that lives in each execution's
+    ``Environment``), so executions can share them."""
+    definition = self._evaluation_details.state_machine_details.definition
+    with _PROGRAMS_LOCK:
+        program = _PROGRAMS.get(definition)
+    if program is None:
+        program = _ORIGINAL_EVALUATION_ENTRYPOINT(self)
+        with _PROGRAMS_LOCK:
+            _PROGRAMS[definition] = program
+    return program
+
+
+_ORIGINAL_EVALUATION_ENTRYPOINT: Final = ExecutionWorker._get_evaluation_entrypoint
 
 
 # -- fault injection (a Task state fails as if its service call had) ----------------------------
@@ -1248,6 +1285,12 @@ def install(hooks: PatchHooks) -> contextlib.ExitStack:
         patch(mock.patch.object(retrier_decl.RetrierDecl, "_eval_body", _retrier_eval_body))
         patch(mock.patch.object(WaitFunction, "_wait_interval", _wait_interval))
         patch(mock.patch.object(ExecutionState, "_evaluate_with_timeout", _evaluate_with_injected_fault))
+        patch(
+            mock.patch.object(
+                StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition_once)
+            )
+        )
+        patch(mock.patch.object(ExecutionWorker, "_get_evaluation_entrypoint", _evaluation_entrypoint_once))
         patch(mock.patch.object(ComparisonVariable, "_eval_body", _comparison_variable_eval_body))
         patch(mock.patch.object(StringVariableSample, "_eval_body", variables.variable_sample_eval_body))
         patch(mock.patch.object(SageMakerResponse, "call_action", _sagemaker_call_action))

@@ -168,7 +168,7 @@ def test_smoke_test_pass_succeeds(workflows: dict[str, dict[str, ResolvedWorkflo
 
 def test_resolved_definitions_have_no_unresolved_tokens(workflows: dict[str, dict[str, ResolvedWorkflow]]) -> None:
     assert {model: set(by_kind) for model, by_kind in workflows.items()} == {
-        "churn-xgb": {"training", "deploy_staging", "smoke_test", "deploy_production"},
+        "churn-xgb": {"training", "deploy_staging", "smoke_test", "deploy_production", "drift_check"},
         "iris-sklearn": {"training", "deploy_staging", "smoke_test", "deploy_production"},
         "fraud-batch": {"training", "batch_transform"},  # a batch model hosts no endpoint
     }
