@@ -29,6 +29,7 @@ from cdk_mlops.local.engine import (
     LocalEngine,
     Notification,
 )
+from cdk_mlops.local.jobs.tuning import objective_metric_of
 from cdk_mlops.local.scenario import JobOutcome
 
 __all__ = [
@@ -64,6 +65,9 @@ PSEUDO_PARAMETERS: Mapping[str, str] = {
     "AWS::StackId": f"arn:aws:cloudformation:{FAKE_REGION}:{FAKE_ACCOUNT}:stack/fake/{'0' * 8}-{'0' * 4}",
     "AWS::NoValue": "",
 }
+
+#: What a scripted trial of a tuning job reports for an objective metric that no gate reads.
+TUNING_OBJECTIVE_VALUE = 0.5
 
 #: Workflow kind -> logical id prefix of its state machine in a pipeline stack.
 WORKFLOW_KINDS: Mapping[str, str] = {
@@ -479,6 +483,9 @@ def prepare_training_run(
                     training_metrics[metric_name] = float(metrics[key])
             if scenario == "metric-missing":  # the job reports every gated metric but the first
                 training_metrics.pop(next(iter(_training_metric_names(workflow).values())), None)
+        objective = objective_metric_of(workflow.states)  # a tuning job's trials report its objective
+        if objective is not None and objective not in _training_metric_names(workflow).values():
+            training_metrics[objective] = TUNING_OBJECTIVE_VALUE  # not gated: any value
         script.script_training_job(JobOutcome.completed(training_metrics))
     if scenario == "throttled":
         script.throttle("CreateTrainingJob", times=2)

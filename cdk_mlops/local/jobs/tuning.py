@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_LOCAL_TRIALS",
     "Trial",
     "best_trial",
+    "objective_metric_of",
     "objective_of",
     "plan_trials",
     "trial_count",
@@ -137,6 +138,16 @@ def trial_request(definition: Mapping[str, Any], trial: Trial) -> dict[str, Any]
             request[field] = definition[field]
     request["HyperParameters"] = {**dict(definition.get("StaticHyperParameters") or {}), **trial.tuned}
     return request
+
+
+def objective_metric_of(states: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The objective metric of the tuning job a workflow's states start (``createHyperParameterTuningJob``),
+    None when it runs no tuning job; scripted runs report it from every trial, as a real job would."""
+    for state in states.values():
+        if "createHyperParameterTuningJob" in str(state.get("Resource", "")):
+            config = state.get("Parameters", {}).get("HyperParameterTuningJobConfig", {})
+            return str(config.get("HyperParameterTuningJobObjective", {}).get("MetricName")) or None
+    return None
 
 
 def objective_of(final_metrics: Sequence[Mapping[str, Any]], metric_name: str) -> float | None:
