@@ -15,12 +15,14 @@ from constructs import Construct
 
 from cdk_mlops.config.loader import ModelConfigError
 from cdk_mlops.config.model_config import ModelConfig
+from cdk_mlops.config.shared_endpoint_config import load_shared_endpoint
 from cdk_mlops.constructs.compliance import WILDCARD_ACKS_CONTEXT, acknowledge_wildcards_in
 from cdk_mlops.constructs.ml_pipeline import MlPipeline, MlPipelineBase
 from cdk_mlops.plan import DEFAULT_REGION, STACK_PREFIX, Placement, plan_models, stack_names
 from cdk_mlops.stacks.endpoint_stack import ModelEndpointStack
 from cdk_mlops.stacks.pipeline_stack import ModelPipelineStack
 from cdk_mlops.stacks.platform_stack import PlatformStack
+from cdk_mlops.stacks.shared_endpoint_stack import SharedEndpointStack
 
 __all__ = [
     "DEFAULT_REGION",
@@ -64,6 +66,8 @@ class MlopsApp:
     #: ``Mlops-Platform-<region>``: the pipeline account's platform in each other region hosting a
     #: production endpoint (it holds the model data copied there), by region.
     regional_platforms: dict[str, PlatformStack] = dataclasses.field(default_factory=dict)
+    #: ``Mlops-Endpoint-<name>``: the shared endpoints the models' inference components run on, by name.
+    shared_endpoints: dict[str, SharedEndpointStack] = dataclasses.field(default_factory=dict)
 
 
 def load_pipeline_class(config_path: Path, reference: str | None) -> type[MlPipelineBase]:
@@ -126,7 +130,10 @@ def _endpoint_stack(
     external_model_artifacts: bool = False,
     replicated_model: bool = False,
     notification_topic: sns.ITopic | None = None,
+    shared_endpoints: dict[str, SharedEndpointStack] | None = None,
 ) -> ModelEndpointStack:
+    shared = (config.endpoints.staging if stage == "staging" else config.endpoints.production).shared_endpoint
+    shared_endpoint = (shared_endpoints or {})[shared].endpoint if shared is not None else None
     return ModelEndpointStack(
         app,
         name,
@@ -139,7 +146,34 @@ def _endpoint_stack(
         external_model_artifacts=external_model_artifacts,
         replicated_model=replicated_model,
         notification_topic=notification_topic,
+        shared_endpoint=shared_endpoint,
     )
+
+
+def _shared_endpoint_stacks(
+    app: cdk.App, models_dir: Path | str, chosen: Sequence[tuple[Path, ModelConfig]], env: cdk.Environment, key_arn: str
+) -> dict[str, SharedEndpointStack]:
+    """``Mlops-Endpoint-<name>`` for every shared endpoint a chosen model's stage names, from
+    ``<models_dir>/shared_endpoints/<name>.yaml`` (``ModelConfigError`` naming the model file and field when
+    it is missing or invalid)."""
+    stacks: dict[str, SharedEndpointStack] = {}
+    for path, config in chosen:
+        for stage in ("staging", "production"):
+            name = getattr(config.endpoints, stage).shared_endpoint
+            if name is None or name in stacks:
+                continue
+            settings = load_shared_endpoint(models_dir, name, path, f"endpoints.{stage}.shared_endpoint")
+            stacks[name] = SharedEndpointStack(
+                app,
+                f"{STACK_PREFIX}-Endpoint-{name}",
+                settings=settings,
+                encryption_key_arn=key_arn,
+                env=env,
+                description=settings.description
+                or f"cdk-mlops shared endpoint {name}: instances for inference components",
+            )
+            cdk.Tags.of(stacks[name]).add("cdk-mlops:shared-endpoint", name)
+    return stacks
 
 
 def _model_stacks(
@@ -149,6 +183,7 @@ def _model_stacks(
     env: cdk.Environment,
     placement: Placement,
     platforms: dict[str | None, PlatformStack],
+    shared_endpoints: dict[str, SharedEndpointStack] | None = None,
 ) -> ModelStacks:
     """The pipeline stack of ``config`` and its staging and production endpoint stacks (none for a batch
     model), every stack of the model tagged with its name. ``platforms`` holds the platform stacks by
@@ -176,7 +211,16 @@ def _model_stacks(
     staging = production = None
     if endpoints:
         topic = pipeline.pipeline.notification_topic
-        staging = _endpoint_stack(app, names["Staging"], config, "staging", env, platform, notification_topic=topic)
+        staging = _endpoint_stack(
+            app,
+            names["Staging"],
+            config,
+            "staging",
+            env,
+            platform,
+            notification_topic=topic,
+            shared_endpoints=shared_endpoints,
+        )
         elsewhere = placement.account is not None or placement.other_region
         production = _endpoint_stack(
             app,
@@ -188,6 +232,7 @@ def _model_stacks(
             external_model_artifacts=placement.account is not None,
             replicated_model=placement.other_region,
             notification_topic=None if elsewhere else topic,
+            shared_endpoints=shared_endpoints,
         )
     stacks = ModelStacks(config, pipeline, staging, production)
     for stack in stacks.stacks:
@@ -282,7 +327,10 @@ def build_app(
         for key, placement in sorted(target_platforms.items())
     }
     platforms.update(production_platforms)
+    shared = _shared_endpoint_stacks(app, models_dir, chosen, env, platform.encryption_key.key_arn)
     models: dict[str, ModelStacks] = {}
     for _, config in chosen:
-        models[config.name] = _model_stacks(app, config, classes[config.name], env, placements[config.name], platforms)
-    return MlopsApp(platform, models, production_platforms, regional)
+        models[config.name] = _model_stacks(
+            app, config, classes[config.name], env, placements[config.name], platforms, shared
+        )
+    return MlopsApp(platform, models, production_platforms, regional, shared)

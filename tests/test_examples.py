@@ -45,9 +45,12 @@ def test_every_example_gets_its_three_stacks_and_the_platforms_it_needs(template
                 "pricing-shadow",
                 "ranking-linear",
                 "vision-rolling",
+                "churn-shared",
+                "upsell-shared",
             )
             for stage in ("Pipeline", "Staging", "Production")
         ]
+        + ["Mlops-Endpoint-examples-shared"]
     )
 
 
@@ -121,3 +124,15 @@ def test_shadow_example_mirrors_half_the_traffic_to_a_shadow_variant_for_two_hou
     (deploy,) = [states for states in (d["States"] for d in definitions) if "MirrorTraffic" in states]
     assert deploy["MirrorTraffic"]["Seconds"] == 120 * 60
     assert "$inc <= 15 and $rate <= 0.005" in deploy["CompareShadow"]["Output"]
+
+
+def test_shared_endpoint_example_hosts_both_models_as_inference_components(templates) -> None:
+    shared = templates["Mlops-Endpoint-examples-shared"]
+    variant = only_resource(shared, "AWS::SageMaker::EndpointConfig")[1]["Properties"]["ProductionVariants"][0]
+    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 1, "MaxInstanceCount": 3}
+    copies = {}
+    for model in ("churn-shared", "upsell-shared"):
+        component = only_resource(templates[f"Mlops-{model}-Production"], "AWS::SageMaker::InferenceComponent")[1]
+        assert component["Properties"]["EndpointName"] == "Mlops-Endpoint-examples-shared"
+        copies[model] = component["Properties"]["RuntimeConfig"]["CopyCount"]
+    assert copies == {"churn-shared": 2, "upsell-shared": 1}

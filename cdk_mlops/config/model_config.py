@@ -25,6 +25,7 @@ MODEL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$"
 )
+SHARED_ENDPOINT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 METRIC_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_:.\-/]{1,255}$")
 
 #: Frameworks whose container images we look up with the SageMaker SDK. Anything else needs ``image_uri``.
@@ -820,6 +821,78 @@ class ShadowConfig(_Frozen):
     """Highest share of mirrored requests the shadow may fail (5XX and model errors), 0 to 1. Default: 0.01."""
 
 
+class ComponentAutoscalingConfig(_Frozen):
+    """Target tracking of an inference component's copies (Application Auto Scaling on
+    ``sagemaker:inference-component:DesiredCopyCount``, metric
+    ``SageMakerInferenceComponentInvocationsPerCopy``). Defaults: 1 to 4 copies, 100 invocations per copy
+    per minute, 5 minutes scale-in and 1 minute scale-out cooldown."""
+
+    min_copies: int = Field(default=1, ge=1)
+    """Fewest copies of the model, at least 1. Default: 1."""
+    max_copies: int = Field(default=4, ge=1)
+    """Most copies of the model, at least min_copies. Default: 4."""
+    target_invocations_per_copy: int = Field(default=100, ge=1)
+    """Target value of SageMakerInferenceComponentInvocationsPerCopy (per copy per minute). Default: 100."""
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0)
+    """Cooldown after a scale-in activity before the next, in seconds. Default: 300."""
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0)
+    """Cooldown after a scale-out activity before the next, in seconds. Default: 60."""
+
+    @model_validator(mode="after")
+    def _range(self) -> ComponentAutoscalingConfig:
+        if self.max_copies < self.min_copies:
+            raise FieldError("max_copies", self.max_copies, f"is below min_copies ({self.min_copies})")
+        return self
+
+
+class InferenceComponentConfig(_Frozen):
+    """What one model reserves on a shared endpoint (``shared_endpoint``): ``copies`` (default 1) copies,
+    each with ``cpus`` (default 1) CPU cores, ``memory_mb`` (default 1024) MB of memory and
+    ``accelerators`` (default none) GPUs/Inferentia devices (SageMaker
+    ``ComputeResourceRequirements``); optional ``autoscaling`` of the copies. A new model version is rolled
+    out with the inference component rolling update policy: batches of ``rollout_batch_copies`` (default
+    1) copies, each watched for ``rollout_wait_minutes`` (default 5) with auto-rollback on the
+    component's alarms."""
+
+    copies: int = Field(default=1, ge=1, le=100)
+    """Copies of the model kept on the shared endpoint (RuntimeConfig.CopyCount), 1 to 100. Default: 1."""
+    cpus: float = Field(default=1, gt=0, le=192)
+    """CPU cores each copy reserves (NumberOfCpuCoresRequired). Default: 1."""
+    memory_mb: int = Field(default=1024, ge=128, le=2_000_000)
+    """Memory each copy reserves in MB (MinMemoryRequiredInMb). Default: 1024."""
+    accelerators: int | None = Field(default=None, ge=1, le=16)
+    """Accelerator devices (GPUs, Inferentia cores) each copy reserves (NumberOfAcceleratorDevicesRequired).
+    Default: none.
+    """
+    autoscaling: ComponentAutoscalingConfig | None = None
+    """Target tracking of the copy count on invocations per copy. Default: none (fixed copies)."""
+    rollout_batch_copies: int = Field(default=1, ge=1)
+    """Rolling update: copies replaced per batch (MaximumBatchSize COPY_COUNT). Default: 1."""
+    rollout_wait_minutes: int = Field(default=5, ge=0, le=60)
+    """Rolling update: minutes each batch is watched before the next (WaitIntervalInSeconds). Default: 5."""
+
+    @model_validator(mode="after")
+    def _copies(self) -> InferenceComponentConfig:
+        scaling = self.autoscaling
+        if scaling is not None and not scaling.min_copies <= self.copies <= scaling.max_copies:
+            raise FieldError(
+                "copies",
+                self.copies,
+                f"must be within autoscaling's min_copies ({scaling.min_copies}) and max_copies ({scaling.max_copies})",
+            )
+        return self
+
+
+#: Shared-endpoint (inference component) fields that another setting of the endpoint rules out.
+_NOT_ON_SHARED_ENDPOINTS = {
+    "serverless": "SageMaker inference components run on instance endpoints only, serverless endpoints have none",
+    "async_inference": "SageMaker inference components serve real-time requests only (no asynchronous inference)",
+    "shadow": "SageMaker shadow variants are variants of an endpoint, not of an inference component",
+    "autoscaling": "instances of a shared endpoint scale by its managed_instance_scaling (in its shared_endpoints "
+    "file); scale this model's copies with component.autoscaling",
+}
+
+
 class EndpointVariantConfig(_Frozen):
     """One endpoint (staging or production).
 
@@ -883,6 +956,15 @@ class EndpointVariantConfig(_Frozen):
     shadow: ShadowConfig | None = None
     """Production instance endpoints: shadow-test each new model on mirrored real traffic before it serves (see
     ShadowConfig). Default: none (promote after approval).
+    """
+    shared_endpoint: str | None = None
+    """Host the model as an inference component on the shared endpoint of this name, defined in
+    <models dir>/shared_endpoints/<name>.yaml (its stack Mlops-Endpoint-<name> owns the instances). Default: none (an
+    endpoint of its own).
+    """
+    component: InferenceComponentConfig | None = None
+    """With shared_endpoint: the model's copies and compute on the shared endpoint (see InferenceComponentConfig).
+    Default: one copy of 1 CPU and 1024 MB.
     """
 
     _instance = field_validator("instance_type")(_check_instance_type)
@@ -996,6 +1078,54 @@ class EndpointVariantConfig(_Frozen):
                 )
         return self
 
+    @field_validator("shared_endpoint")
+    @classmethod
+    def _shared_endpoint_name(cls, value: str | None) -> str | None:
+        if value is not None and not SHARED_ENDPOINT_NAME_PATTERN.match(value):
+            raise ValueError("must be 1 to 40 lowercase letters, digits or hyphens, starting with a letter")
+        return value
+
+    @model_validator(mode="after")
+    def _shared_endpoint_rules(self) -> EndpointVariantConfig:
+        if self.shared_endpoint is None:
+            if self.component is not None:
+                raise FieldError(
+                    "component", self.component.model_dump(exclude_unset=True), "only applies with shared_endpoint"
+                )
+            return self
+        for name, reason in _NOT_ON_SHARED_ENDPOINTS.items():
+            value = getattr(self, name)
+            if value:
+                shown = value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
+                raise FieldError(
+                    name, shown, f"is not available with shared_endpoint {self.shared_endpoint!r}: {reason}"
+                )
+        for name in ("instance_type", "instance_count"):
+            if name in self.model_fields_set:
+                raise FieldError(
+                    name,
+                    getattr(self, name),
+                    f"is set by shared_endpoints/{self.shared_endpoint}.yaml for shared_endpoint "
+                    f"{self.shared_endpoint!r} (one source of truth); remove it here",
+                )
+        if "traffic_shifting" in self.model_fields_set:
+            raise FieldError(
+                "traffic_shifting",
+                self.traffic_shifting.model_dump(exclude_unset=True),
+                "does not apply with shared_endpoint: an inference component rolls out with its rolling update "
+                "policy (component.rollout_batch_copies, component.rollout_wait_minutes)",
+            )
+        for name in ("account", "region"):
+            value = getattr(self, name)
+            if value is not None:
+                raise FieldError(
+                    name,
+                    value,
+                    f"is not available with shared_endpoint {self.shared_endpoint!r}: shared endpoints live in "
+                    "the pipeline's account and region",
+                )
+        return self
+
     @model_validator(mode="after")
     def _async_rules(self) -> EndpointVariantConfig:
         config = self.async_inference
@@ -1082,6 +1212,19 @@ class EndpointsConfig(_Frozen):
                 self.staging.shadow.model_dump(exclude_unset=True),
                 "is available for production only: the shadow test runs between approval and production",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _no_capture_on_shared_endpoints(self) -> EndpointsConfig:
+        for stage in ("staging", "production"):
+            name = getattr(self, stage).shared_endpoint
+            if name is not None and self.data_capture.enabled:
+                raise FieldError(
+                    "data_capture.enabled",
+                    True,
+                    f"is not available with {stage}.shared_endpoint {name!r}: data capture is part of an endpoint "
+                    "config, which the models of a shared endpoint share, so one model cannot turn it on alone",
+                )
         return self
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_mlops.config.model_config import ModelConfig
+from cdk_mlops.config.model_config import InferenceComponentConfig, ModelConfig
 from cdk_mlops.constructs.deploy_workflow import (
     MODEL_ARTIFACTS_BUCKET_PARAMETER,
     MODEL_ARTIFACTS_KEY_PARAMETER,
@@ -19,6 +19,7 @@ from cdk_mlops.constructs.deploy_workflow import (
     MODEL_PACKAGE_PARAMETER,
     SOURCE_DIR_URL_PARAMETER,
 )
+from cdk_mlops.constructs.inference_component import COMPONENT_OUTPUT, InferenceComponent, SharedEndpoint
 from cdk_mlops.constructs.model_dashboard import ModelDashboard
 from cdk_mlops.constructs.model_endpoint import ModelEndpoint, ModelImage
 from cdk_mlops.constructs.sagemaker_tasks import JobNetworkConfig
@@ -48,6 +49,11 @@ class ModelEndpointStack(Stack):
     A serverless endpoint writes nothing, so it may leave out ``artifact_bucket_arn`` and
     ``encryption_key_arn`` then (no platform stack needed in that account).
 
+    ``shared_endpoint`` (default none: an endpoint of its own): the stage's ``shared_endpoint`` names a
+    ``SharedEndpoint`` (of a ``SharedEndpointStack``); the stack then holds the model as an inference
+    component on it (``component``, an ``InferenceComponent``, no ``endpoint`` or dashboard) and outputs the
+    shared endpoint's name as ``EndpointName`` and the component's as ``InferenceComponentName``.
+
     ``replicated_model`` (default false): the model package is in another region than this stack, so
     the endpoint serves the framework's image for this region with the model data the deploy workflow
     copied here, named by parameter ``ModelDataUrl`` (and, for a script-mode model, its serving code,
@@ -67,6 +73,7 @@ class ModelEndpointStack(Stack):
         external_model_artifacts: bool = False,
         replicated_model: bool = False,
         notification_topic: sns.ITopic | None = None,
+        shared_endpoint: SharedEndpoint | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -121,6 +128,9 @@ class ModelEndpointStack(Stack):
             bucket = s3.Bucket.from_bucket_attributes(
                 self, "ArtifactBucket", bucket_arn=artifact_bucket_arn, encryption_key=key
             )
+        if shared_endpoint is not None:
+            self._inference_component(model, stage, shared_endpoint, key, bucket, has_model, notification_topic)
+            return
         image_uri = resolve_image_uri(model.framework, self.region, settings.instance_type, "inference")
         self.endpoint = ModelEndpoint(
             self,
@@ -169,6 +179,46 @@ class ModelEndpointStack(Stack):
             description=f"The {stage} endpoint of {model.name}",
         )
         output.condition = has_model
+
+    def _inference_component(
+        self,
+        model: ModelConfig,
+        stage: str,
+        shared_endpoint: SharedEndpoint,
+        key: kms.IKey,
+        bucket: s3.IBucket,
+        has_model: CfnCondition,
+        notification_topic: sns.ITopic | None,
+    ) -> None:
+        """The model as an inference component of ``shared_endpoint`` (``component``); outputs
+        ``EndpointName`` (the shared endpoint's) and ``InferenceComponentName``, which the smoke test
+        addresses."""
+        settings = model.endpoints.staging if stage == "staging" else model.endpoints.production
+        self.add_stack_dependency(Stack.of(shared_endpoint))
+        image_uri = resolve_image_uri(model.framework, self.region, shared_endpoint.settings.instance_type, "inference")
+        self.component = InferenceComponent(
+            self,
+            "Component",
+            model_name=model.name,
+            endpoint_name=shared_endpoint.endpoint_name,
+            model_package_arn=self.model_package_arn.value_as_string,
+            settings=settings.component or InferenceComponentConfig(),
+            encryption_key=key,
+            artifact_bucket=bucket,
+            image_uris=[image_uri],
+            rollback_alarms=[
+                cloudwatch.Alarm.from_alarm_name(self, f"RollbackAlarm{index}", name)
+                for index, name in enumerate(settings.rollback_alarm_names)
+            ],
+            alarm_topic=notification_topic,
+            condition=has_model,
+        )
+        for output_id, value, text in (
+            ("EndpointName", shared_endpoint.endpoint_name, f"The shared endpoint serving {model.name} in {stage}"),
+            (COMPONENT_OUTPUT, self.component.component_name, f"The inference component of {model.name} in {stage}"),
+        ):
+            output = CfnOutput(self, output_id, value=value, description=text)
+            output.condition = has_model
 
     def _shadow_parameter(self, model: ModelConfig, stage: str, has_model: CfnCondition) -> tuple[str, CfnCondition]:
         """Parameter ``ShadowModelPackageArn`` (default empty: no shadow variant), set by the deploy

@@ -9,6 +9,8 @@ Event::
     {
         "StackName": "Mlops-churn-Staging",   # or "EndpointName": "churn-staging" (exactly one of the two)
         "EndpointOutputKey": "EndpointName",  # optional, default "EndpointName"; only used with StackName
+        "InferenceComponentName": "Mlops-churn-Production-Component",  # optional; with StackName, read from
+                                              # the stack's output InferenceComponentName when it has one
         "ContentType": "text/csv",            # required
         "Accept": "application/json",         # optional
         "Payload": "1,2,3",                   # required, non-empty string
@@ -35,6 +37,7 @@ not exist, raises :class:`SmokeTestInputError` because retrying or rolling back 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -57,6 +60,8 @@ DETAIL_CHARS = 300
 MAX_ATTEMPTS = 10
 """Upper bound for ``Attempts``, so a smoke test cannot outlive the Lambda timeout by configuration."""
 DEFAULT_OUTPUT_KEY = "EndpointName"
+COMPONENT_OUTPUT_KEY = "InferenceComponentName"
+"""The output of a model's endpoint stack naming its inference component on a shared endpoint."""
 IN_SERVICE = "InService"
 
 # SageMaker's own constraint on endpoint names.
@@ -91,6 +96,7 @@ class SmokeTestRequest:
     stack_name: str | None
     endpoint_name: str | None
     output_key: str
+    inference_component_name: str | None
     content_type: str
     accept: str | None
     payload: str
@@ -244,6 +250,7 @@ def parse_event(event: Any) -> SmokeTestRequest:
         stack_name=stack_name,
         endpoint_name=endpoint_name,
         output_key=_optional_str(event, "EndpointOutputKey") or DEFAULT_OUTPUT_KEY,
+        inference_component_name=_optional_str(event, "InferenceComponentName"),
         content_type=_required_str(event, "ContentType"),
         accept=_optional_str(event, "Accept"),
         # The payload may be sensitive: error messages give its type, never its content.
@@ -274,6 +281,17 @@ def resolve_endpoint_name(stack_name: str, output_key: str) -> str:
     """Read the endpoint name from output ``output_key`` of CloudFormation stack ``stack_name``.
 
     Raises:
+        SmokeTestInputError: see ``resolve_target``.
+    """
+    return resolve_target(stack_name, output_key)[0]
+
+
+def resolve_target(stack_name: str, output_key: str) -> tuple[str, str | None]:
+    """The endpoint name from output ``output_key`` of CloudFormation stack ``stack_name``, and the
+    inference component from its output ``InferenceComponentName`` (``None`` when the stack has no such
+    output: the model has an endpoint of its own).
+
+    Raises:
         SmokeTestInputError: the stack does not exist, lacks the output, or the output is not an
             endpoint name.
         botocore.exceptions.ClientError: any other CloudFormation error (access denied, throttling...).
@@ -296,7 +314,9 @@ def resolve_endpoint_name(stack_name: str, output_key: str) -> str:
             f"EndpointOutputKey {output_key!r} is not an output of stack {stack_name!r} "
             f"(its outputs: {available})"
         )
-    return _check_endpoint_name(str(outputs[output_key]), f"output {output_key!r} of stack {stack_name!r}")
+    endpoint = _check_endpoint_name(str(outputs[output_key]), f"output {output_key!r} of stack {stack_name!r}")
+    component = outputs.get(COMPONENT_OUTPUT_KEY)
+    return endpoint, str(component) if component else None
 
 
 def endpoint_status(endpoint_name: str) -> tuple[str, str]:
@@ -359,6 +379,8 @@ def smoke_test_endpoint(endpoint_name: str, request: SmokeTestRequest) -> SmokeT
         "ContentType": request.content_type,
         "Body": request.payload.encode("utf-8"),
     }
+    if request.inference_component_name is not None:
+        arguments["InferenceComponentName"] = request.inference_component_name
     if request.accept is not None:
         arguments["Accept"] = request.accept
 
@@ -421,10 +443,13 @@ def handler(event: Any, context: Any) -> SmokeTestResult:
     _configure_logging()
     request = parse_event(event)
     if request.stack_name is not None:
-        endpoint_name = resolve_endpoint_name(request.stack_name, request.output_key)
+        endpoint_name, component = resolve_target(request.stack_name, request.output_key)
         LOGGER.info(
             "Stack %s output %s names endpoint %s", request.stack_name, request.output_key, endpoint_name
         )
+        if component is not None and request.inference_component_name is None:
+            LOGGER.info("Stack %s names inference component %s", request.stack_name, component)
+            request = dataclasses.replace(request, inference_component_name=component)
     else:
         endpoint_name = request.endpoint_name or ""  # parse_event guarantees one of the two
 

@@ -495,3 +495,55 @@ def test_logs_endpoint_and_outcome_but_not_the_event(aws: None, caplog: pytest.L
     assert "Smoke test PASSED for endpoint churn-staging" in caplog.text
     assert "customer-ssn-123-45-6789" not in caplog.text
     assert "text/x-secret" not in caplog.text
+
+
+# --------------------------------------------------------------------------------------------------------
+# Inference components (a model on a shared endpoint)
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_addresses_the_inference_component_named_by_the_stack_output(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # InvokeEndpoint's InferenceComponentName picks the model on an endpoint hosting several
+    # (SageMaker Runtime API reference, InvokeEndpoint).
+    _create_stack({"EndpointName": ENDPOINT_NAME, "InferenceComponentName": "Mlops-churn-Production-Component"})
+    _create_endpoint()
+    _queue_inference_results('{"churn_probability": 0.4}')
+    _fake_clock(monkeypatch, [12.0])
+    calls = _record_invocations()
+
+    result = smoke.handler(_event(), None)
+
+    assert result["passed"] is True
+    assert calls == [
+        {
+            "EndpointName": ENDPOINT_NAME,
+            "InferenceComponentName": "Mlops-churn-Production-Component",
+            "ContentType": "text/csv",
+            "Accept": "application/json",
+            "Body": b"1,2,3",
+        }
+    ]
+
+
+def test_an_inference_component_in_the_event_wins_over_the_stack_output(aws: None) -> None:
+    _create_stack({"EndpointName": ENDPOINT_NAME, "InferenceComponentName": "from-the-stack"})
+    _create_endpoint()
+    _queue_inference_results("[0.1]")
+    calls = _record_invocations()
+
+    smoke.handler(_event(InferenceComponentName="from-the-event"), None)
+
+    assert [call["InferenceComponentName"] for call in calls] == ["from-the-event"]
+
+
+def test_a_stack_without_a_component_output_invokes_the_endpoint_alone(aws: None) -> None:
+    _create_stack({"EndpointName": ENDPOINT_NAME})
+    _create_endpoint()
+    _queue_inference_results("[0.1]")
+    calls = _record_invocations()
+
+    smoke.handler(_event(), None)
+
+    assert len(calls) == 1 and "InferenceComponentName" not in calls[0]
