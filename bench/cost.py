@@ -20,6 +20,9 @@ the whole app:
   Lambda; CodePipeline V2 action minutes; the second (green) fleet a blue/green update of an
   instance endpoint runs while traffic shifts and bakes; and a batch model's transform job for an
   assumed duration (``--transform-minutes``).
+* several models on one endpoint: each shared endpoint (inference components) at its instances,
+  against one endpoint per model of the same instance type (``--shared-endpoints ASSEMBLY`` prices
+  another assembly's, e.g. ``cdk synth -c models_dir=examples -o /tmp/ex``).
 * scheduled per month: each EventBridge Scheduler schedule (a drift check, a nightly batch transform)
   runs its workflow that often; priced as one run of it (jobs and state transitions, as above).
 
@@ -533,6 +536,99 @@ def price_shared(stacks: dict[str, Template], prices: Prices) -> dict[str, float
     }
 
 
+# ---- several models on one endpoint ----------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SharedEndpointCost:
+    """A shared endpoint (``Mlops-Endpoint-<name>``) and the inference components on it, against one
+    endpoint per model of the same instance type."""
+
+    stack: str
+    instance_type: str
+    instances: int
+    max_instances: int
+    components: dict[str, int]  # the component's stack -> copies
+    shared_per_month: float
+    separate_per_month: float
+
+    @property
+    def saving_per_month(self) -> float:
+        """What the shared endpoint saves per month against one endpoint per model (negative: costs more)."""
+        return self.separate_per_month - self.shared_per_month
+
+
+def price_shared_endpoints(templates: dict[str, Template], prices: Prices) -> list[SharedEndpointCost]:
+    """Every stack holding an endpoint config without a model (instances for inference components),
+    priced at max(initial count, managed scaling minimum) instance-hours around the clock, against each of
+    its components' models on an endpoint of its own: one instance of the same type (the smallest
+    real-time endpoint; more when a model's copies need more)."""
+    costs = []
+    for stack, template in sorted(templates.items()):
+        endpoint_names = {
+            str(properties.get("EndpointName"))
+            for _, properties in resources(template, "AWS::SageMaker::Endpoint")
+        }
+        for _, config in resources(template, "AWS::SageMaker::EndpointConfig"):
+            variant = (config.get("ProductionVariants") or [{}])[0]
+            if "ModelName" in variant or "ServerlessConfig" in variant:
+                continue
+            scaling = variant.get("ManagedInstanceScaling") or {}
+            initial = int(number(variant.get("InitialInstanceCount"), 1))
+            instances = max(initial, int(number(scaling.get("MinInstanceCount"), 0)))
+            components = {
+                other: int(number((properties.get("RuntimeConfig") or {}).get("CopyCount"), 1))
+                for other, other_template in sorted(templates.items())
+                for _, properties in resources(other_template, "AWS::SageMaker::InferenceComponent")
+                if str(properties.get("EndpointName")) in endpoint_names
+            }
+            instance_type = str(variant.get("InstanceType"))
+            rate = prices.get("sagemaker", "realtime_inference_per_instance_hour", instance_type)
+            costs.append(
+                SharedEndpointCost(
+                    stack=stack,
+                    instance_type=instance_type,
+                    instances=instances,
+                    max_instances=int(number(scaling.get("MaxInstanceCount"), instances)),
+                    components=components,
+                    shared_per_month=instances * rate * prices.hours,
+                    separate_per_month=len(components) * rate * prices.hours,
+                )
+            )
+    return costs
+
+
+def render_shared_endpoints(costs: list[SharedEndpointCost], assembly: Path) -> list[str]:
+    """The report's section on shared endpoints (empty when there are none)."""
+    if not costs:
+        return []
+    lines = [
+        "",
+        "## Several models on one endpoint: USD per month, idle",
+        "",
+        f"Shared endpoints in `{assembly}`: each runs its instances around the clock at max(initial count, "
+        "managed instance scaling minimum); without it, each of its models would need a real-time endpoint "
+        "of its own, at least one instance of the same type. Managed instance scaling can add instances "
+        "under load (up to its maximum), which both layouts would pay for alike.",
+        "",
+    ]
+    lines += table(
+        ["shared endpoint", "instances", "models (copies)", "shared", "one endpoint per model", "saves"],
+        [
+            [
+                cost.stack,
+                f"{cost.instances} (up to {cost.max_instances}) x {cost.instance_type}",
+                ", ".join(f"{stack} ({copies})" for stack, copies in cost.components.items()),
+                usd(cost.shared_per_month),
+                f"{len(cost.components)} x 1 x {cost.instance_type}: {usd(cost.separate_per_month)}",
+                f"**{usd(cost.saving_per_month)}**",
+            ]
+            for cost in costs
+        ],
+    )
+    return lines
+
+
 # ---- report ---------------------------------------------------------------------------------
 
 
@@ -714,6 +810,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--transform-minutes", type=float, default=30.0, help="minutes per batch transform job (30)"
     )
     parser.add_argument("--releases-per-month", type=float, default=4.0, help="for the monthly estimate (4)")
+    parser.add_argument(
+        "--shared-endpoints",
+        type=Path,
+        default=None,
+        help="another cloud assembly (e.g. of examples/) whose shared endpoints are priced against one "
+        "endpoint per model (default: only the main assembly's)",
+    )
     args = parser.parse_args(argv)
 
     if not args.assembly.exists():
@@ -736,6 +839,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             shared[name] = template
     models = [price_model(model, by_model[model], names[model], prices, args) for model in sorted(by_model)]
     report = render(models, price_shared(shared, prices), sorted(shared), prices, args, args.assembly)
+    shared_assembly = args.shared_endpoints or args.assembly
+    shared_templates = templates if args.shared_endpoints is None else load_templates(args.shared_endpoints)
+    section = render_shared_endpoints(price_shared_endpoints(shared_templates, prices), shared_assembly)
+    if section:
+        report += "\n".join(section) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report, encoding="utf-8")
     print(report)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bench.cost import REPO_ROOT, Prices, job_costs, price_schedules, runs_per_month
+from bench.cost import REPO_ROOT, Prices, job_costs, price_schedules, price_shared_endpoints, runs_per_month
 
 PRICES = Prices(json.loads((REPO_ROOT / "bench" / "prices.json").read_text(encoding="utf-8")))
 
@@ -77,3 +77,68 @@ def test_a_nightly_schedule_costs_one_run_of_its_workflow_per_night() -> None:
     per_run = PRICES.data["sagemaker"]["batch_transform_per_instance_hour"]["ml.m5.xlarge"] + 2 * 0.025 / 1000
     assert monthly == pytest.approx(730 / 24 * per_run)
     assert notes == [f"batch transform on cron(0 2 * * ? *): 30 runs/month x {per_run:.2f} USD"]
+
+
+def _shared_endpoint_templates(copies: tuple[int, ...], minimum: int) -> dict[str, dict[str, object]]:
+    shared = {
+        "Resources": {
+            "Config": {
+                "Type": "AWS::SageMaker::EndpointConfig",
+                "Properties": {
+                    "ProductionVariants": [
+                        {
+                            "VariantName": "AllTraffic",
+                            "InstanceType": "ml.m5.xlarge",
+                            "InitialInstanceCount": 1,
+                            "ManagedInstanceScaling": {
+                                "Status": "ENABLED",
+                                "MinInstanceCount": minimum,
+                                "MaxInstanceCount": 4,
+                            },
+                        }
+                    ]
+                },
+            },
+            "Endpoint": {"Type": "AWS::SageMaker::Endpoint", "Properties": {"EndpointName": "Mlops-Endpoint-team"}},
+        }
+    }
+    templates: dict[str, dict[str, object]] = {"Mlops-Endpoint-team": shared}
+    for index, count in enumerate(copies):
+        templates[f"Mlops-m{index}-Production"] = {
+            "Resources": {
+                "Component": {
+                    "Type": "AWS::SageMaker::InferenceComponent",
+                    "Properties": {"EndpointName": "Mlops-Endpoint-team", "RuntimeConfig": {"CopyCount": count}},
+                }
+            }
+        }
+    return templates
+
+
+def test_a_shared_endpoint_saves_the_instances_one_endpoint_per_model_would_run() -> None:
+    [cost] = price_shared_endpoints(_shared_endpoint_templates((2, 1, 1), minimum=1), PRICES)
+
+    rate = PRICES.data["sagemaker"]["realtime_inference_per_instance_hour"]["ml.m5.xlarge"]
+    assert cost.components == {"Mlops-m0-Production": 2, "Mlops-m1-Production": 1, "Mlops-m2-Production": 1}
+    assert cost.shared_per_month == pytest.approx(1 * rate * 730)
+    assert cost.separate_per_month == pytest.approx(3 * rate * 730)
+    assert cost.saving_per_month == pytest.approx(2 * rate * 730)
+
+
+def test_a_shared_endpoint_is_priced_at_its_managed_scaling_minimum_and_may_save_nothing() -> None:
+    [cost] = price_shared_endpoints(_shared_endpoint_templates((1, 1), minimum=2), PRICES)
+
+    assert cost.instances == 2 and cost.max_instances == 4
+    assert cost.saving_per_month == pytest.approx(0)
+
+
+def test_endpoints_serving_a_model_of_their_own_are_no_shared_endpoints() -> None:
+    own = {
+        "Resources": {
+            "Config": {
+                "Type": "AWS::SageMaker::EndpointConfig",
+                "Properties": {"ProductionVariants": [{"ModelName": "m", "InstanceType": "ml.m5.large"}]},
+            }
+        }
+    }
+    assert price_shared_endpoints({"Mlops-m-Production": own}, PRICES) == []
