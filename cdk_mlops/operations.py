@@ -69,6 +69,11 @@ class Clients:
         return self._clients[service]
 
 
+#: The output naming a model's inference component on a shared endpoint (``cdk_mlops.constructs.
+#: inference_component.COMPONENT_OUTPUT``, repeated so the operator commands import no aws_cdk).
+COMPONENT_OUTPUT = "InferenceComponentName"
+
+
 def stack_name(model: str, stage: str) -> str:
     """``Mlops-<model>-<stage>``, as ``cdk_mlops.app_builder.stack_names`` names them."""
     return f"Mlops-{model}-{stage}"
@@ -136,13 +141,16 @@ class ModelResources:
 
 @dataclasses.dataclass(frozen=True)
 class EndpointState:
-    """What one endpoint stack serves: endpoint name and status, and the package (``ModelPackageArn``)."""
+    """What one endpoint stack serves: endpoint name and status, and the package (``ModelPackageArn``);
+    ``component``: the model's inference component on a shared endpoint (default none: an endpoint of its
+    own), whose status and copies ``status`` then reports."""
 
     stage: str
     stack: str
     endpoint: str | None
     status: str
     package: str | None
+    component: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,8 +221,21 @@ def _endpoints(clients: Clients, model: str) -> list[EndpointState]:
         if endpoint:
             with aws_errors(f"endpoint {endpoint}"):
                 status = clients("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
-        found.append(EndpointState(stage, name, endpoint, status, parameters.get("ModelPackageArn") or None))
+        component = outputs.get(COMPONENT_OUTPUT) or None
+        if endpoint and component:
+            status = f"endpoint {status}, {_component_status(clients, component)}"
+        package = parameters.get("ModelPackageArn") or None
+        found.append(EndpointState(stage, name, endpoint, status, package, component))
     return found
+
+
+def _component_status(clients: Clients, component: str) -> str:
+    """``component <status>, <current>/<desired> copies`` of an inference component (DescribeInferenceComponent)."""
+    with aws_errors(f"inference component {component}"):
+        description = clients("sagemaker").describe_inference_component(InferenceComponentName=component)
+    runtime = description.get("RuntimeConfig") or {}
+    copies = f"{runtime.get('CurrentCopyCount', '?')}/{runtime.get('DesiredCopyCount', '?')} copies"
+    return f"component {description.get('InferenceComponentStatus', 'Unknown')}, {copies}"
 
 
 def model_status(clients: Clients, model: str, *, versions: int = STATUS_VERSIONS) -> ModelStatus:
@@ -265,7 +286,10 @@ def format_status(status: ModelStatus) -> str:
         lines.append("endpoints:")
         for endpoint in status.endpoints:
             serves = f" serving {endpoint.package}" if endpoint.package else ""
-            lines.append(f"  {endpoint.stage:<10} {endpoint.endpoint or endpoint.stack}: {endpoint.status}{serves}")
+            where = endpoint.endpoint or endpoint.stack
+            if endpoint.component:
+                where = f"{where} (inference component {endpoint.component})"
+            lines.append(f"  {endpoint.stage:<10} {where}: {endpoint.status}{serves}")
     return "\n".join(lines)
 
 
