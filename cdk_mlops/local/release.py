@@ -155,6 +155,7 @@ class _EndpointStack:
     account: str | None  # None: the pipeline's
     region: str | None  # None: the pipeline's
     parameters: tuple[str, ...]  # what the update sets or keeps
+    component: bool = False  # the model is an inference component on a shared endpoint in this stage
 
     @classmethod
     def of(cls, workflow: ResolvedWorkflow) -> _EndpointStack:
@@ -171,6 +172,18 @@ class _EndpointStack:
             region=region,
             parameters=tuple(str(parameter["ParameterKey"]) for parameter in call["Parameters"]),
         )
+
+
+def _component_stages(models_dir: str, model: str) -> set[str]:
+    """The stages in which ``model`` runs as an inference component (``endpoints.<stage>.shared_endpoint``)."""
+    from cdk_mlops.config.loader import find_model_files, read_model_data
+
+    for path in find_model_files(models_dir):
+        data = read_model_data(path)
+        if isinstance(data, dict) and data.get("name") == model:
+            endpoints = data.get("endpoints") or {}
+            return {stage for stage in ("staging", "production") if (endpoints.get(stage) or {}).get("shared_endpoint")}
+    return set()
 
 
 def _lambda_functions(workflow: ResolvedWorkflow) -> list[str]:
@@ -192,6 +205,8 @@ def _create_stand_ins(engine: LocalEngine, model: str, stacks: Mapping[str, _End
             "Resources": _PLACEHOLDER_RESOURCES,
             "Outputs": {"EndpointName": {"Value": endpoint}},
         }
+        if stack.component:  # as a component's stack outputs it (cdk_mlops.constructs.inference_component)
+            template["Outputs"]["InferenceComponentName"] = {"Value": f"{stack.name}-Component"}
         # moto 5.2.5 keeps only parameters given explicitly, and UsePreviousValue needs a stored one.
         cloudformation.create_stack(
             StackName=stack.name,
@@ -390,9 +405,10 @@ def run_release_scenario(
     if unknown:
         raise ScenarioError(f"unknown release stage(s) {', '.join(unknown)} (stages: {', '.join(STAGES)})")
     workflows = synthesize_workflows(models_dir, model)[model]
+    components = _component_stages(models_dir, model)
     stacks = {
-        "staging": _EndpointStack.of(workflows["deploy_staging"]),
-        "production": _EndpointStack.of(workflows["deploy_production"]),
+        stage: dataclasses.replace(_EndpointStack.of(workflows[f"deploy_{stage}"]), component=stage in components)
+        for stage in ("staging", "production")
     }
     smoke_test = load_handler("smoke_test", "cdk_mlops_local_smoke_test_handler")
     regional_deploy = load_handler("regional_deploy", "cdk_mlops_local_regional_deploy_handler")
