@@ -12,6 +12,7 @@ Auto Scaling documentation for inference components (``sagemaker:inference-compo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +326,10 @@ def test_copies_outside_the_autoscaling_range_are_refused() -> None:
 def test_data_capture_with_a_shared_endpoint_is_refused() -> None:
     message = _problems({"shared_endpoint": "team-shared"}, data_capture={"enabled": True})
     assert "endpoints.data_capture.enabled" in message and "shared endpoint" in message
+
+
+def test_the_pipeline_dashboard_shows_the_components_rollback_alarms(two_models: MlopsApp) -> None:
+    body = json.dumps(Template.from_stack(two_models.models["churn"].pipeline).to_json())
+    for suffix in ("5xx-errors", "model-latency-p99", "model-errors"):
+        assert f"Mlops-churn-Production-Component-{suffix}" in body
+    assert "Mlops-churn-Production-Endpoint-" not in body

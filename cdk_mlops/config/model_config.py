@@ -1078,6 +1078,17 @@ class EndpointVariantConfig(_Frozen):
                 )
         return self
 
+    @model_serializer(mode="wrap")
+    def _without_absent_component(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # An endpoint of its own dumps as it did before shared endpoints existed (the recorded configuration
+        # in every pipeline's build, cdk_mlops.config_drift, stays byte-identical).
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in ("shared_endpoint", "component"):
+                if name in data and data[name] is None:
+                    data.pop(name)
+        return data
+
     @field_validator("shared_endpoint")
     @classmethod
     def _shared_endpoint_name(cls, value: str | None) -> str | None:

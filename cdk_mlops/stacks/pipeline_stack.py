@@ -93,9 +93,11 @@ class ModelPipelineStack(Stack):
             elsewhere = settings.account is not None or settings.region not in (None, self.region)
             if settings.serverless or elsewhere:  # another account's or region's alarms stay there
                 continue
+            # A model on a shared endpoint: its inference component's alarms (Component, not Endpoint).
+            alarm_names = rollback_alarm_names(stack_name, "Component" if settings.shared_endpoint else "Endpoint")
             endpoint_alarms += [
                 cloudwatch.Alarm.from_alarm_name(self, f"{stage}RollbackAlarm{index}", name)
-                for index, name in enumerate(rollback_alarm_names(stack_name))
+                for index, name in enumerate(alarm_names)
             ]
         self._operator_outputs(pipeline)
         workflows = pipeline.release_workflows()
