@@ -333,3 +333,12 @@ def test_the_pipeline_dashboard_shows_the_components_rollback_alarms(two_models:
     for suffix in ("5xx-errors", "model-latency-p99", "model-errors"):
         assert f"Mlops-churn-Production-Component-{suffix}" in body
     assert "Mlops-churn-Production-Endpoint-" not in body
+
+
+def test_an_invalid_shared_endpoint_file_is_refused_naming_its_field_and_value(tmp_path: Path) -> None:
+    shared = "name: team-shared\ninstance_count: 5\nmanaged_instance_scaling: {max_instances: 2}\nrouting: fastest\n"
+    with pytest.raises(ModelConfigError) as error:
+        _build(tmp_path, [_model("churn", {"shared_endpoint": "team-shared"})], shared=shared)
+    message = str(error.value)
+    assert "shared_endpoints/team-shared.yaml" in message
+    assert "routing: must be least_outstanding_requests or random (got 'fastest')" in message
