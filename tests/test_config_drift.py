@@ -159,7 +159,16 @@ def test_build_records_the_validated_configuration_with_every_default(synthesize
 
     recorded = json.loads(synthesized["churn-xgb"].variables["CDK_MLOPS_DEPLOYED_CONFIG"])
 
-    assert recorded["quality_gate"] == [{"comparison": ">=", "metric": "validation:auc", "threshold": 0.8}]
+    # Every field, those the file leaves out included (an unset champion margin is recorded as null).
+    assert recorded["quality_gate"] == [
+        {
+            "beat_champion_by": None,
+            "comparison": ">=",
+            "metric": "validation:auc",
+            "threshold": 0.8,
+            "within_champion_by": None,
+        }
+    ]
     assert recorded["training"]["volume_size_gib"] == 30  # a default the file leaves out
     assert synthesized["churn-xgb"].variables["CDK_MLOPS_PIPELINE_CLASS_SHA256"] == ""
     assert len(synthesized["iris-sklearn"].variables["CDK_MLOPS_PIPELINE_CLASS_SHA256"]) == 64
