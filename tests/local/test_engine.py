@@ -285,7 +285,9 @@ def test_request_response_create_training_job_returns_only_the_arn(engine: Local
 
 
 def test_sync_on_an_action_without_local_sync_support_is_rejected_at_creation(engine: LocalEngine) -> None:
-    definition = machine("Tune", {"Tune": task("arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync", {})})
+    # CreateLabelingJob has a .sync pattern on AWS (Step Functions Developer Guide, "Create and manage
+    # Amazon SageMaker AI jobs with Step Functions"), which the local engine does not run.
+    definition = machine("Label", {"Label": task("arn:aws:states:::sagemaker:createLabelingJob.sync", {})})
 
     with pytest.raises(InvalidDefinitionError, match=r"runs \.sync only for createTrainingJob"):
         engine.run(definition)
