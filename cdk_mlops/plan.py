@@ -419,10 +419,6 @@ def _model_problems(model: ModelPlan, region: str, account: str | None, region_o
     return errors, warnings
 
 
-#: The name ``cdk_mlops.local.preflight`` imports (kept for it).
-_folder_problems = folder_problems
-
-
 # ---- the plan -----------------------------------------------------------------------------------------------
 
 

@@ -71,10 +71,10 @@ def _files(folder: Path) -> list[Path]:
 def folder_problems(model_dir: Path, config: ModelConfig) -> list[PreflightProblem]:
     """The model's folder name, ``source.path`` and the ``src/`` files model.yaml names: the checks
     ``cdk-mlops validate`` makes (:mod:`cdk_mlops.plan`), as pre-flight problems."""
-    from cdk_mlops.plan import _folder_problems  # one implementation for validate and run
+    from cdk_mlops.plan import folder_problems  # one implementation for validate and run
 
     path = model_dir / MODEL_FILE_NAME
-    return [_problem(path, text) for text in _folder_problems(path, config)]
+    return [_problem(path, text) for text in folder_problems(path, config)]
 
 
 def _problem(path: Path, text: str) -> PreflightProblem:
