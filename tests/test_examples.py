@@ -9,6 +9,7 @@ import aws_cdk as cdk
 import pytest
 
 from cdk_mlops.app_builder import build_app, enable_compliance_checks
+from cdk_mlops.plan import plan_models
 from cdk_mlops_testing import REPO_ROOT, only_resource, render_definition
 
 EXAMPLES_DIR = REPO_ROOT / "examples"
@@ -32,26 +33,30 @@ def scalable_target(templates: dict[str, dict[str, Any]], model: str) -> dict[st
     return only_resource(template, "AWS::ApplicationAutoScaling::ScalableTarget")[1]["Properties"]
 
 
+def expected_stacks() -> list[str]:
+    """The stacks each example's configuration asks for, read from the synthesis plan: its three stacks,
+    the platforms of the regions and accounts its production runs in (as ``build_app`` places them), and
+    each shared endpoint."""
+    plan = plan_models(EXAMPLES_DIR, region="eu-west-1")
+    names = ["Mlops-Platform"]
+    for model in plan.models.values():
+        names += model.stack_names.values()
+        assert model.placement is not None, f"{model.path}: placement has an error"
+        placement = model.placement
+        if model.config.inference != "batch" and placement.other_region:  # the model data's copy there
+            names.append(f"Mlops-Platform-{placement.region}")
+        if model.config.inference != "batch" and placement.account and not model.config.endpoints.production.serverless:
+            names.append(f"Mlops-Platform-{placement.platform_key}")  # what the other account's endpoints write
+        for stage in (model.config.endpoints.staging, model.config.endpoints.production):
+            if stage.shared_endpoint is not None:
+                names.append(f"Mlops-Endpoint-{stage.shared_endpoint}")
+    return sorted(set(names))
+
+
 def test_every_example_gets_its_three_stacks_and_the_platforms_it_needs(templates) -> None:
-    assert sorted(templates) == sorted(
-        ["Mlops-Platform", "Mlops-Platform-us-west-2", "Mlops-Platform-333333333333-us-west-2"]
-        + [
-            f"Mlops-{model}-{stage}"
-            for model in (
-                "churn-champion",
-                "churn-tuned",
-                "demand-us",
-                "docs-async",
-                "pricing-shadow",
-                "ranking-linear",
-                "vision-rolling",
-                "churn-shared",
-                "upsell-shared",
-            )
-            for stage in ("Pipeline", "Staging", "Production")
-        ]
-        + ["Mlops-Endpoint-examples-shared"]
-    )
+    expected = expected_stacks()
+    assert len(expected) >= 3 * len(plan_models(EXAMPLES_DIR, region="eu-west-1").models) + 1
+    assert sorted(templates) == expected
 
 
 def test_linear_example_shifts_twenty_percent_steps_and_scales_from_ten_to_twenty(templates) -> None:
