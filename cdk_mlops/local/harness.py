@@ -369,7 +369,7 @@ class ScenarioResult:
         return self.sagemaker_calls.count(action)
 
 
-def _gate_metrics(workflow: ResolvedWorkflow) -> list[tuple[str, float, int]]:
+def gate_metrics(workflow: ResolvedWorkflow) -> list[tuple[str, float, int]]:
     """``(metric path under $.evaluation.metrics, threshold, direction)`` of each quality gate Choice:
     direction 1 for ``>=`` (higher passes), -1 for ``<=`` (lower passes)."""
     gates = []
@@ -406,7 +406,7 @@ def scenario_metrics(workflow: ResolvedWorkflow, reject: bool) -> dict[str, Any]
     the failing side, nested along the gate paths (e.g. ``{"metrics": {"accuracy": 0.95}}``; a training
     metric ``validation_auc[0]`` is keyed ``validation_auc``)."""
     values: dict[str, Any] = {}
-    gates = _gate_metrics(workflow)
+    gates = gate_metrics(workflow)
     for index, (path, threshold, direction) in enumerate(gates):
         passing = min(threshold + 0.05, 0.99) if direction > 0 else max(threshold - 0.05, 0.0)
         value = round(passing, 4)
@@ -416,7 +416,7 @@ def scenario_metrics(workflow: ResolvedWorkflow, reject: bool) -> dict[str, Any]
     return values
 
 
-def _training_metric_names(workflow: ResolvedWorkflow) -> dict[str, str]:
+def training_metric_names(workflow: ResolvedWorkflow) -> dict[str, str]:
     """Metric key in ``$.evaluation.metrics`` -> SageMaker metric name, from ExtractTrainingMetrics."""
     extract = workflow.states.get("ExtractTrainingMetrics", {})
     names = {}
@@ -478,13 +478,13 @@ def prepare_training_run(
     else:
         training_metrics: dict[str, float] = {}
         if not evaluation_job:
-            for key, metric_name in _training_metric_names(workflow).items():
+            for key, metric_name in training_metric_names(workflow).items():
                 if key in metrics:
                     training_metrics[metric_name] = float(metrics[key])
             if scenario == "metric-missing":  # the job reports every gated metric but the first
-                training_metrics.pop(next(iter(_training_metric_names(workflow).values())), None)
+                training_metrics.pop(next(iter(training_metric_names(workflow).values())), None)
         objective = objective_metric_of(workflow.states)  # a tuning job's trials report its objective
-        if objective is not None and objective not in _training_metric_names(workflow).values():
+        if objective is not None and objective not in training_metric_names(workflow).values():
             training_metrics[objective] = TUNING_OBJECTIVE_VALUE  # not gated: any value
         script.script_training_job(JobOutcome.completed(training_metrics))
     if scenario == "throttled":
@@ -514,7 +514,7 @@ def run_training_scenario(
         raise ScenarioError(f"scenario {scenario!r} needs a model with preprocessing; {model} has none")
     if scenario == "missing-evaluation" and not evaluation_job:
         raise ScenarioError(f"scenario {scenario!r} needs a model with an evaluation job; {model} has none")
-    if scenario == "metric-missing" and (evaluation_job or not _training_metric_names(workflow)):
+    if scenario == "metric-missing" and (evaluation_job or not training_metric_names(workflow)):
         raise ScenarioError(
             f"scenario {scenario!r} needs a model gated on training metrics (evaluation.source: "
             f"training_metrics); {model} is gated on an evaluation job"

@@ -343,11 +343,11 @@ def _lookup(metrics: Mapping[str, Any], path: str) -> float | None:
 
 def gate_decisions(training: Any, metrics: Mapping[str, Any]) -> list[GateDecision]:
     """Each quality-gate Choice of the synthesized training workflow, decided on ``metrics``."""
-    from cdk_mlops.local.harness import _gate_metrics, _training_metric_names  # as dry-run's scenarios read them
+    from cdk_mlops.local.harness import gate_metrics, training_metric_names  # as dry-run's scenarios read them
 
-    names = _training_metric_names(training)  # validation_auc -> validation:auc, for gates on training metrics
+    names = training_metric_names(training)  # validation_auc -> validation:auc, for gates on training metrics
     decisions = []
-    for path, threshold, direction in _gate_metrics(training):
+    for path, threshold, direction in gate_metrics(training):
         value = _lookup(metrics, path)
         passed = value is not None and (value >= threshold if direction > 0 else value <= threshold)
         decisions.append(GateDecision(names.get(path, path), value, threshold, ">=" if direction > 0 else "<=", passed))
