@@ -186,7 +186,8 @@ def _component_stages(models_dir: str, model: str) -> set[str]:
     return set()
 
 
-def _lambda_functions(workflow: ResolvedWorkflow) -> list[str]:
+def lambda_functions(workflow: ResolvedWorkflow) -> list[str]:
+    """The ``FunctionName`` of every top-level Lambda task of ``workflow`` (the handlers a run registers)."""
     return [
         str(state["Parameters"]["FunctionName"])
         for state in workflow.states.values()
@@ -429,9 +430,9 @@ def run_release_scenario(
     ):
         smoke_test.reset_clients()
         regional_deploy.reset_clients()
-        for function in _lambda_functions(workflows["smoke_test"]):
+        for function in lambda_functions(workflows["smoke_test"]):
             engine.register_lambda(function, smoke_test.handler)
-        for function in _lambda_functions(workflows["deploy_production"]):
+        for function in lambda_functions(workflows["deploy_production"]):
             engine.register_lambda(function, deploy_in_region)
         _create_stand_ins(engine, model, stacks)
         replica_bucket = _create_regional_platform(engine, workflows["deploy_production"])

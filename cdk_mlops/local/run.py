@@ -244,7 +244,7 @@ def _warm_before_smoke_test(engine: Any, smoke_test: Any, invoke: Callable[..., 
     SageMaker an endpoint is InService only once its container is up, so the handler's latency limit
     must not count the local model worker's start (seconds, for importing the framework)."""
     from cdk_mlops.lambda_code import load_handler
-    from cdk_mlops.local.release import _lambda_functions  # the functions the release registered
+    from cdk_mlops.local.release import lambda_functions  # the functions the release registered
 
     handler = load_handler("smoke_test", "cdk_mlops_local_run_smoke_test_handler")
     handler.reset_clients()
@@ -259,7 +259,7 @@ def _warm_before_smoke_test(engine: Any, smoke_test: Any, invoke: Callable[..., 
                 invoke(str(endpoint), payload, event.get("ContentType"), event.get("Accept"))
         return handler.handler(event, context)
 
-    for function in _lambda_functions(smoke_test):
+    for function in lambda_functions(smoke_test):
         engine.register_lambda(function, warm_then_test)
 
 
