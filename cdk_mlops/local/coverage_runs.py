@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_mlops.local.batch import BATCH_SCENARIOS, run_batch_scenario
+from cdk_mlops.local.champion import champion_rules, seed_champion
 from cdk_mlops.local.coverage import CoverageTracker, Excuse
 from cdk_mlops.local.engine import ExecutionResult, JobOutcome, LocalEngine, StateFault, inject_faults
 from cdk_mlops.local.harness import (
@@ -49,40 +50,8 @@ from cdk_mlops.local.release import RELEASE_SCENARIOS, STAGES, run_release_scena
 
 __all__ = ["EXCUSES", "CoverageRun", "CoverageSuite", "measure_coverage"]
 
-_CHAMPION = (
-    "no local scenario seeds an Approved champion package yet, so the champion comparison is not entered "
-    "(to do: a scenario with a registered champion)"
-)
-_TUNED_MISSING = (
-    "the tuning job stand-in reports every scripted metric for its best training job, so a metric it does not "
-    "report cannot be scripted yet (to do)"
-)
-#: Items no local run reaches yet, with the reason (reviewed; each is a known gap to close, not a skip).
-EXCUSES: tuple[Excuse, ...] = (
-    *(
-        Excuse("training", item, _CHAMPION, "churn-champion/training")
-        for item in (
-            "state:BelowChampion0",
-            "state:BelowChampion1",
-            "state:DescribeChampion",
-            "state:NotifyBelowChampion0",
-            "state:NotifyBelowChampion1",
-            "state:ReadChampion",
-            "branch:ChampionGate validation_auc -> NotifyBelowChampion0",
-            "branch:ChampionGate validation_logloss -> NotifyBelowChampion1",
-            "branch:HasChampion -> DescribeChampion",
-            "catch:DescribeChampion -> DescribeFailure",
-        )
-    ),
-    *(
-        Excuse("training", item, _TUNED_MISSING, "churn-tuned/training")
-        for item in (
-            "state:MetricMissing0",
-            "state:NotifyMetricMissing0",
-            "branch:QualityGate validation_auc -> NotifyMetricMissing0",
-        )
-    ),
-)
+#: Items no local run can reach, with the reason why it cannot (none today: every item is taken).
+EXCUSES: tuple[Excuse, ...] = ()
 
 #: Executions of one run, as ``(workflow kind, execution)``.
 Executions = list[tuple[str, ExecutionResult]]
@@ -198,6 +167,32 @@ def _training_run(
     return execute
 
 
+def _champion_loses_on(model: str, workflow: ResolvedWorkflow, losing_rule: int) -> Callable[[str | None], Executions]:
+    """A training run whose seeded champion the candidate beats on every champion rule before
+    ``losing_rule`` and loses to on that one (``champion-loses`` covers only the first rule)."""
+
+    def execute(kind: str | None) -> Executions:
+        metrics = scenario_metrics(workflow, reject=False)
+        with LocalEngine() as engine:
+            name, run_input = prepare_training_run(engine, model, workflow, "approve", metrics=metrics)
+            rules = champion_rules(workflow.states)
+            seed_champion(engine.client("sagemaker"), model, rules, metrics, "champion-loses", losing_rule=losing_rule)
+            result = engine.run(
+                workflow.definition_json, input=run_input, name=name, state_machine_name=workflow.logical_id
+            )
+        return [("training", result)]
+
+    return execute
+
+
+def champion_runs(model: str, workflow: ResolvedWorkflow) -> list[CoverageRun]:
+    """One losing run per champion rule after the first (the ``champion-loses`` scenario loses on the first)."""
+    return [
+        CoverageRun(f"{model} champion-loses on rule {index}", model, _champion_loses_on(model, workflow, index))
+        for index in range(1, len(champion_rules(workflow.states)))
+    ]
+
+
 def _release_scenario(models_dir: Path, model: str, scenario: str) -> Callable[[str | None], Executions]:
     def execute(kind: str | None) -> Executions:
         stages = STAGES if kind is None else ("training", kind)
@@ -245,6 +240,12 @@ def _drift_score_location(workflow: ResolvedWorkflow, model: str, name: str) -> 
     return bucket, key
 
 
+#: The shadow scenarios script a shadow test: on a model whose production workflow has no shadow test
+#: (no ``StartShadow`` state) they take the same path as ``release`` and add nothing, so they are skipped.
+_SHADOW_PREFIX = "shadow-"
+_SHADOW_STATE = "StartShadow"
+
+
 def scenario_runs(models_dir: Path, model: str, workflows: Mapping[str, ResolvedWorkflow]) -> list[CoverageRun]:
     """Every scenario that can apply to ``model``, plus a training run started without its input."""
     runs: list[CoverageRun] = []
@@ -252,6 +253,8 @@ def scenario_runs(models_dir: Path, model: str, workflows: Mapping[str, Resolved
         runs += [
             CoverageRun(f"{model} {scenario}", model, _training_scenario(models_dir, model, scenario))
             for scenario in SCENARIOS
+            # a release's training run is this scenario's: run it once
+            if not (scenario == "approve" and "deploy_staging" in workflows)
         ]
         runs.append(
             CoverageRun(
@@ -259,9 +262,11 @@ def scenario_runs(models_dir: Path, model: str, workflows: Mapping[str, Resolved
             )
         )
     if "deploy_staging" in workflows:
+        production = set(workflows["deploy_production"].states) if "deploy_production" in workflows else set()
         runs += [
             CoverageRun(f"{model} {scenario}", model, _release_scenario(models_dir, model, scenario))
             for scenario in RELEASE_SCENARIOS
+            if not scenario.startswith(_SHADOW_PREFIX) or _SHADOW_STATE in production
         ]
     if "batch_transform" in workflows:
         runs += [
@@ -446,6 +451,8 @@ def measure_coverage(
         for run in scenario_runs(folder, model, workflows):
             execute(run)
         if "training" in workflows:
+            for run in champion_runs(model, workflows["training"]):
+                execute(run)
             training = _machine(model, "training")
             for gate_branch, run in gate_runs(model, workflows["training"]):
                 if gate_branch not in tracker.taken(training).labels():
@@ -457,6 +464,8 @@ def measure_coverage(
             model, kind = machine.machine.rsplit("/", 1)
             workflow = all_workflows[model][kind]
             for source, target in sorted(machine.expected.catches - tracker.taken(machine.machine).catches):
+                if (source, target) in tracker.taken(machine.machine).catches:
+                    continue  # an earlier fault run of this round took it on the way
                 base = _cheapest_entering(done, model, kind, source)
                 fault = catch_fault(workflow, source, target)
                 if base is None or fault is None:
