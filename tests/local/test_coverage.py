@@ -155,8 +155,9 @@ def test_a_fault_for_a_catch_edge_uses_an_error_no_earlier_catcher_takes() -> No
     assert last is not None and last.error == "States.Timeout"  # States.TaskFailed takes every custom name
 
 
-def test_every_excuse_gives_a_reason() -> None:
-    assert all(excuse.reason.strip() for excuse in EXCUSES)
+def test_no_item_of_the_synthesized_workflows_is_excused() -> None:
+    # Every state, branch and catch is reached by a local run; a new excuse must say why one cannot be.
+    assert EXCUSES == ()
 
 
 @pytest.fixture(scope="module", params=["models", "examples"])
