@@ -286,6 +286,83 @@ class SpotTraining:
     checkpoint_s3_uri: str
 
 
+def render_training_job(
+    *,
+    role: iam.IRole,
+    image_uri: str,
+    channels: Sequence[S3Channel],
+    output_s3_uri: str,
+    instance_type: str,
+    instance_count: int,
+    volume_size_gib: int,
+    max_runtime: Duration | None,
+    hyperparameters_field: str,
+    hyperparameters: Mapping[str, str] | None,
+    metric_definitions: Mapping[str, str] | None,
+    environment: Mapping[str, str] | None,
+    spot: SpotTraining | None,
+    encryption_key: kms.IKey | None,
+    network: JobNetworkConfig | None,
+) -> dict[str, Any]:
+    """A training job's request without its name, as ``CreateTrainingJob`` takes it and as a tuning
+    job's ``TrainingJobDefinition`` does (there the hyperparameters are ``StaticHyperParameters``:
+    ``hyperparameters_field``). Default max runtime 2 hours; raises ``ValueError`` when a spot
+    ``max_wait`` is shorter than the max runtime."""
+    network = network or JobNetworkConfig()
+    max_runtime = max_runtime or Duration.hours(2)
+    algorithm: dict[str, Any] = {"TrainingImage": image_uri, "TrainingInputMode": "File"}
+    if metric_definitions:
+        algorithm["MetricDefinitions"] = [
+            {"Name": name, "Regex": regex} for name, regex in sorted(metric_definitions.items())
+        ]
+    resources: dict[str, Any] = {
+        "InstanceCount": instance_count,
+        "InstanceType": instance_type,
+        "VolumeSizeInGB": volume_size_gib,
+    }
+    output: dict[str, Any] = _value("S3OutputPath", output_s3_uri)
+    if encryption_key is not None:
+        resources["VolumeKmsKeyId"] = encryption_key.key_arn
+        output["KmsKeyId"] = encryption_key.key_arn
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())}
+    definition: dict[str, Any] = {
+        "RoleArn": role.role_arn,
+        "AlgorithmSpecification": algorithm,
+        "InputDataConfig": [
+            {
+                "ChannelName": channel.name,
+                "DataSource": {
+                    "S3DataSource": {
+                        **_value("S3Uri", channel.s3_uri),
+                        "S3DataType": "S3Prefix",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                **({"ContentType": channel.content_type} if channel.content_type else {}),
+            }
+            for channel in channels
+        ],
+        "OutputDataConfig": output,
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
+    }
+    if hyperparameters:
+        definition[hyperparameters_field] = dict(hyperparameters)
+    if environment:
+        definition["Environment"] = dict(environment)
+    if spot is not None:
+        if spot.max_wait.to_seconds() < max_runtime.to_seconds():
+            raise ValueError(
+                f"spot max_wait ({spot.max_wait.to_human_string()}) must be at least the max runtime "
+                f"({max_runtime.to_human_string()})"
+            )
+        definition["EnableManagedSpotTraining"] = True
+        stopping["MaxWaitTimeInSeconds"] = int(spot.max_wait.to_seconds())
+        definition["CheckpointConfig"] = _value("S3Uri", spot.checkpoint_s3_uri)
+    definition.update(network.render_job_parameters())
+    return definition
+
+
 class TrainingJobTask(_SageMakerJobTask):
     """A ``createTrainingJob.sync`` state with what aws-cdk-lib's task lacks: managed spot training with
     checkpoints, inter-container encryption and network isolation.
@@ -319,59 +396,26 @@ class TrainingJobTask(_SageMakerJobTask):
         result_path: str = "$.training",
         comment: str | None = None,
     ) -> None:
-        network = network or JobNetworkConfig()
-        max_runtime = max_runtime or Duration.hours(2)
-        algorithm: dict[str, Any] = {"TrainingImage": image_uri, "TrainingInputMode": "File"}
-        if metric_definitions:
-            algorithm["MetricDefinitions"] = [
-                {"Name": name, "Regex": regex} for name, regex in sorted(metric_definitions.items())
-            ]
-        resources: dict[str, Any] = {
-            "InstanceCount": instance_count,
-            "InstanceType": instance_type,
-            "VolumeSizeInGB": volume_size_gib,
-        }
-        output: dict[str, Any] = _value("S3OutputPath", output_s3_uri)
-        if encryption_key is not None:
-            resources["VolumeKmsKeyId"] = encryption_key.key_arn
-            output["KmsKeyId"] = encryption_key.key_arn
-        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())}
         parameters: dict[str, Any] = {
             **_value("TrainingJobName", job_name),
-            "RoleArn": role.role_arn,
-            "AlgorithmSpecification": algorithm,
-            "InputDataConfig": [
-                {
-                    "ChannelName": channel.name,
-                    "DataSource": {
-                        "S3DataSource": {
-                            **_value("S3Uri", channel.s3_uri),
-                            "S3DataType": "S3Prefix",
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                    **({"ContentType": channel.content_type} if channel.content_type else {}),
-                }
-                for channel in channels
-            ],
-            "OutputDataConfig": output,
-            "ResourceConfig": resources,
-            "StoppingCondition": stopping,
+            **render_training_job(
+                role=role,
+                image_uri=image_uri,
+                channels=channels,
+                output_s3_uri=output_s3_uri,
+                instance_type=instance_type,
+                instance_count=instance_count,
+                volume_size_gib=volume_size_gib,
+                max_runtime=max_runtime,
+                hyperparameters_field="HyperParameters",
+                hyperparameters=hyperparameters,
+                metric_definitions=metric_definitions,
+                environment=environment,
+                spot=spot,
+                encryption_key=encryption_key,
+                network=network,
+            ),
         }
-        if hyperparameters:
-            parameters["HyperParameters"] = dict(hyperparameters)
-        if environment:
-            parameters["Environment"] = dict(environment)
-        if spot is not None:
-            if spot.max_wait.to_seconds() < max_runtime.to_seconds():
-                raise ValueError(
-                    f"spot max_wait ({spot.max_wait.to_human_string()}) must be at least the max runtime "
-                    f"({max_runtime.to_human_string()})"
-                )
-            parameters["EnableManagedSpotTraining"] = True
-            stopping["MaxWaitTimeInSeconds"] = int(spot.max_wait.to_seconds())
-            parameters["CheckpointConfig"] = _value("S3Uri", spot.checkpoint_s3_uri)
-        parameters.update(network.render_job_parameters())
         super().__init__(
             scope,
             id,

@@ -42,6 +42,7 @@ from cdk_mlops.constructs.sagemaker_tasks import (
     S3Channel,
     SpotTraining,
     pass_role_statement,
+    render_training_job,
 )
 
 __all__ = ["TUNING_EVENTS_RULE", "HyperParameterTuningJobTask", "render_parameter_ranges", "tuning_job_name"]
@@ -155,63 +156,28 @@ class HyperParameterTuningJobTask(sfn.CustomState):
         comment: str | None = None,
     ) -> None:
         self.tuning = tuning
-        network = network or JobNetworkConfig()
-        max_runtime = max_runtime or Duration.hours(2)
-        algorithm: dict[str, Any] = {"TrainingImage": image_uri, "TrainingInputMode": "File"}
-        if metric_definitions:
-            algorithm["MetricDefinitions"] = [
-                {"Name": name, "Regex": regex} for name, regex in sorted(metric_definitions.items())
-            ]
-        resources: dict[str, Any] = {
-            "InstanceCount": instance_count,
-            "InstanceType": instance_type,
-            "VolumeSizeInGB": volume_size_gib,
-        }
-        output: dict[str, Any] = _value("S3OutputPath", output_s3_uri)
-        if encryption_key is not None:
-            resources["VolumeKmsKeyId"] = encryption_key.key_arn
-            output["KmsKeyId"] = encryption_key.key_arn
-        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())}
-        definition: dict[str, Any] = {
-            "RoleArn": role.role_arn,
-            "AlgorithmSpecification": algorithm,
-            "InputDataConfig": [
-                {
-                    "ChannelName": channel.name,
-                    "DataSource": {
-                        "S3DataSource": {
-                            **_value("S3Uri", channel.s3_uri),
-                            "S3DataType": "S3Prefix",
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                    **({"ContentType": channel.content_type} if channel.content_type else {}),
-                }
-                for channel in channels
-            ],
-            "OutputDataConfig": output,
-            "ResourceConfig": resources,
-            "StoppingCondition": stopping,
-        }
         static = {
             key: value
             for key, value in (static_hyperparameters or {}).items()
             if key.removesuffix(".$") not in tuning.ranges
         }
-        if static:
-            definition["StaticHyperParameters"] = static
-        if environment:
-            definition["Environment"] = dict(environment)
-        if spot is not None:
-            if spot.max_wait.to_seconds() < max_runtime.to_seconds():
-                raise ValueError(
-                    f"spot max_wait ({spot.max_wait.to_human_string()}) must be at least the max runtime "
-                    f"({max_runtime.to_human_string()})"
-                )
-            definition["EnableManagedSpotTraining"] = True
-            stopping["MaxWaitTimeInSeconds"] = int(spot.max_wait.to_seconds())
-            definition["CheckpointConfig"] = _value("S3Uri", spot.checkpoint_s3_uri)
-        definition.update(network.render_job_parameters())
+        definition = render_training_job(
+            role=role,
+            image_uri=image_uri,
+            channels=channels,
+            output_s3_uri=output_s3_uri,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            volume_size_gib=volume_size_gib,
+            max_runtime=max_runtime,
+            hyperparameters_field="StaticHyperParameters",
+            hyperparameters=static,
+            metric_definitions=metric_definitions,
+            environment=environment,
+            spot=spot,
+            encryption_key=encryption_key,
+            network=network,
+        )
         stack = Stack.of(scope)
         state: dict[str, Any] = {
             "Type": "Task",
