@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,12 +151,23 @@ class Deployed:
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
         )
 
+    def _wait_until_ended(self, execution: str) -> None:
+        """moto runs executions in a worker thread: wait (bounded) until this one has ended, as a
+        finished release would have, so status never reads it while it is still RUNNING."""
+        sfn = self.clients("stepfunctions")
+        for _ in range(200):
+            if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"execution {execution} still RUNNING after 10 s")
+
     def register(self, *, status: str, auc: str) -> str:
         """A package version as the training workflow registers it; returns its ARN."""
         self.runs = getattr(self, "runs", 0) + 1
         execution = self.clients("stepfunctions").start_execution(
             stateMachineArn=self.training, name=f"training-{self.runs}"
         )["executionArn"]
+        self._wait_until_ended(execution)
         sagemaker = self.clients("sagemaker")
         arn = sagemaker.create_model_package(
             ModelPackageGroupName=MODEL,
